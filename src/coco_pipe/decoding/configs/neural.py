@@ -1,0 +1,101 @@
+"""Configs for neural training: frozen head, full fine-tuning, LoRA, QLoRA, scratch nets."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .base import StrictConfig
+
+
+class LoRAConfig(StrictConfig):
+    """LoRA adapter hyper-parameters (peft)."""
+
+    r: int = Field(16, ge=1, description="Rank of the update matrices.")
+    alpha: float = Field(32, gt=0, description="Scaling numerator (scale = alpha / r).")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the LoRA input.")
+    target_modules: list[str] | None = Field(
+        None, description="Module names to adapt; None uses the spec row's default."
+    )
+
+
+class QuantizationConfig(StrictConfig):
+    """4-bit quantisation of the backbone's Linear layers (bitsandbytes)."""
+
+    enabled: bool = Field(False, description="Quantise the base model (required for qlora).")
+    load_in_4bit: bool = Field(True, description="4-bit weights.")
+    quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type.")
+    double_quant: bool = Field(True, description="Quantise the quantisation constants too.")
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = Field("bfloat16", description="Compute dtype.")
+
+
+class DeviceConfig(StrictConfig):
+    """Device placement and precision (Accelerate)."""
+
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Mixed precision mode.")
+
+
+class CheckpointConfig(StrictConfig):
+    """What to keep of the trained model."""
+
+    save: Literal["best", "last", "none"] = Field("best", description="Keep the best, the last, or no checkpoint.")
+    monitor: str = Field("val_loss", description="Quantity that defines 'best' (val_loss or val_<metric>).")
+
+
+class HeadConfig(StrictConfig):
+    """The trainable head on top of the backbone features."""
+
+    kind: Literal["linear", "mlp"] = Field("linear", description="Linear layer or a small MLP.")
+    hidden_dim: int = Field(128, ge=1, description="MLP hidden width.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout before the output layer.")
+
+
+class OptimConfig(StrictConfig):
+    """Optimisation of the trainable parameters."""
+
+    lr: float = Field(1e-3, gt=0, description="Peak learning rate (AdamW).")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    epochs: int = Field(20, ge=1, description="Maximum epochs.")
+    batch_size: int = Field(32, ge=1, description="Training batch size.")
+    scheduler: Literal["cosine", "constant", "linear"] = Field("cosine", description="LR schedule after warmup.")
+    warmup_epochs: float = Field(0.0, ge=0, description="Linear warmup length in epochs.")
+    grad_clip: float | None = Field(1.0, description="Max gradient norm (None: no clipping).")
+    layer_decay: float | None = Field(None, description="Layer-wise lr decay for full fine-tuning (e.g. 0.75).")
+
+
+class NeuralFineTuneConfig(StrictConfig):
+    """Train a backbone (frozen, full, LoRA or QLoRA) with a head, per outer fold.
+
+    Examples
+    --------
+    >>> cfg = NeuralFineTuneConfig(model_key="cbramod", train_mode="lora", weights="random",
+    ...                            lora=LoRAConfig(r=16, alpha=32, dropout=0.05))
+    >>> cfg.train_mode
+    'lora'
+    """
+
+    kind: Literal["neural"] = "neural"
+    backend: Literal["braindecode", "hugging_face"] = Field("braindecode", description="Loader backend.")
+    model_key: str = Field(..., description="Foundation model key (ESTIMATOR_SPECS) or a scratch network "
+                           "(eegnet, shallow_fbcsp, deep4, eegconformer).")
+    weights: str = Field("pretrained", description="As FoundationEmbeddingModelConfig.weights; scratch nets use 'random'.")
+    revision: str | None = Field(None, description="Hub revision.")
+    input_kind: Literal["epoched"] = Field("epoched", description="Input layout: epoched windows.")
+    train_mode: Literal["frozen", "full", "lora", "qlora"] = Field("frozen", description="What is trained.")
+    pooling: Literal["mean", "cls", "flatten"] = Field("mean", description="Feature pooling before the head.")
+    head: HeadConfig = Field(default_factory=HeadConfig, description="Trainable head.")
+    lora: LoRAConfig = Field(default_factory=LoRAConfig, description="LoRA settings (lora/qlora).")
+    quantization: QuantizationConfig = Field(default_factory=QuantizationConfig, description="4-bit base (qlora).")
+    device: DeviceConfig = Field(default_factory=DeviceConfig, description="Device and precision.")
+    checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpoint policy.")
+    optim: OptimConfig = Field(default_factory=OptimConfig, description="Optimisation.")
+    early_stopping_patience: int | None = Field(5, description="Epochs without improvement before stopping.")
+    validation_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the training partition held out "
+                                       "for early stopping (grouped by subject when the CV has a group key).")
+    cache_embeddings: bool = Field(True, description="frozen mode: train the head on cached embeddings.")
+    cache_dir: str | None = Field(None, description="Embedding cache directory.")
+    seed: int | None = Field(None, description="Training seed (None: the experiment's random_state).")
+    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra architecture arguments.")
+    trust_remote_code: bool = Field(False, description="hugging_face backend: allow remote code.")

@@ -1,0 +1,200 @@
+"""Input validation: X, y and metadata become one EpochsData value, checked once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What estimators are told about the data before fitting (no values, no labels).
+
+    Passed to ``build_estimator`` and to the optional estimator hook
+    ``check_data_info(info)`` that must raise a clear ``ValueError`` for input the
+    model cannot take (before any fitting).
+    """
+
+    n_samples: int
+    ndim: int
+    n_channels: int | None
+    n_times: int | None
+    sfreq: float | None
+    ch_names: tuple[str, ...] | None
+    task: str
+    classes: tuple[Any, ...] | None
+    group_key: str | None = None
+
+
+@dataclass
+class EpochsData:
+    """Validated experiment input.
+
+    Attributes
+    ----------
+    X : ndarray, float32, (n, ch, t) or (n, features); may be a memmap.
+    y : ndarray (n,)
+    metadata : DataFrame with n rows (RangeIndex).
+    sfreq : float or None
+    ch_names : list of str or None
+    groups : ndarray or None, from ``metadata[group_key]``.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    metadata: pd.DataFrame
+    sfreq: float | None = None
+    ch_names: list[str] | None = None
+    groups: np.ndarray | None = None
+    group_key: str | None = None
+    task: str = "classification"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def info(self) -> DataInfo:
+        return DataInfo(
+            n_samples=len(self.y),
+            ndim=self.X.ndim,
+            n_channels=self.X.shape[1] if self.X.ndim == 3 else None,
+            n_times=self.X.shape[2] if self.X.ndim == 3 else None,
+            sfreq=self.sfreq,
+            ch_names=tuple(self.ch_names) if self.ch_names is not None else None,
+            task=self.task,
+            classes=tuple(np.unique(self.y).tolist()) if self.task == "classification" else None,
+            group_key=self.group_key,
+        )
+
+
+def _is_epochs(X: Any) -> bool:
+    try:
+        from mne import BaseEpochs
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(X, BaseEpochs)
+
+
+def validate_inputs(
+    X: Any,
+    y: Any = None,
+    sample_metadata: pd.DataFrame | None = None,
+    *,
+    task: str = "classification",
+    group_key: str | None = None,
+    sfreq: float | None = None,
+    ch_names: list[str] | None = None,
+) -> EpochsData:
+    """Check X, y and metadata once and return an :class:`EpochsData`.
+
+    Parameters
+    ----------
+    X : mne.Epochs | ndarray, shape (n_windows, n_channels, n_times) or (n_samples, n_features)
+        With ``mne.Epochs`` the sfreq, channel names and metadata are read from it.
+    y : array-like, shape (n,)
+        Class labels or continuous targets. With ``mne.Epochs`` and ``y=None`` the
+        event names are used.
+    sample_metadata : DataFrame, optional
+        One row per window; ``group_key`` names its group column (e.g. ``Subject``).
+
+    Raises
+    ------
+    ValueError
+        Naming the array or field and what was expected.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = validate_inputs(np.zeros((4, 2, 10)), [0, 1, 0, 1], sfreq=100.0)
+    >>> d.X.shape, d.X.dtype
+    ((4, 2, 10), dtype('float32'))
+    """
+    if _is_epochs(X):
+        epochs = X
+        sfreq = float(epochs.info["sfreq"]) if sfreq is None else sfreq
+        ch_names = list(epochs.ch_names) if ch_names is None else ch_names
+        if sample_metadata is None and epochs.metadata is not None:
+            sample_metadata = epochs.metadata
+        if y is None:
+            inv = {v: k for k, v in epochs.event_id.items()}
+            y = np.array([inv.get(c, c) for c in epochs.events[:, 2]])
+        X = epochs.get_data(copy=False)
+    if y is None:
+        raise ValueError("y is required with array input: one target per window (shape (n_windows,))")
+
+    if not isinstance(X, np.ndarray):
+        X = np.asarray(X)
+    if X.ndim not in (2, 3):
+        raise ValueError(
+            f"X must be 3-D (n_windows, n_channels, n_times) or 2-D (n_samples, n_features); "
+            f"got ndim={X.ndim} with shape {X.shape}"
+        )
+    if not np.issubdtype(X.dtype, np.number):
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    if X.dtype != np.float32:
+        X = X.astype(np.float32)
+    finite = np.isfinite(X)
+    if not finite.all():
+        bad = np.unique(np.nonzero(~finite)[0])
+        raise ValueError(
+            f"X contains NaN or Inf in {len(bad)} window(s) (first indices: {bad[:5].tolist()}); "
+            "expected finite values"
+        )
+
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D (n_windows,), got shape {y.shape}")
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} windows but y has {len(y)} targets; they must match")
+    if task == "classification":
+        if y.dtype.kind == "f":
+            if not np.isfinite(y).all():
+                raise ValueError("y contains NaN or Inf")
+            if not np.all(np.equal(np.mod(y, 1), 0)):
+                raise ValueError(
+                    "y holds continuous values (non-integer floats) but task='classification'; "
+                    "use task='regression' or give class labels"
+                )
+        n_classes = len(np.unique(y))
+        if n_classes < 2:
+            raise ValueError(f"y has {n_classes} class(es); classification needs at least 2")
+    else:
+        if not np.issubdtype(y.dtype, np.number):
+            raise ValueError(f"task='regression' needs numeric y, got dtype {y.dtype}")
+        y = y.astype(np.float64)
+        if not np.isfinite(y).all():
+            raise ValueError("y contains NaN or Inf")
+
+    if sample_metadata is None:
+        metadata = pd.DataFrame(index=pd.RangeIndex(len(y)))
+    else:
+        if not isinstance(sample_metadata, pd.DataFrame):
+            raise ValueError(f"sample_metadata must be a pandas DataFrame, got {type(sample_metadata).__name__}")
+        if len(sample_metadata) != len(y):
+            raise ValueError(
+                f"sample_metadata has {len(sample_metadata)} rows but X has {len(X)} windows; they must match"
+            )
+        metadata = sample_metadata.reset_index(drop=True)
+
+    groups = None
+    if group_key is not None:
+        if group_key not in metadata.columns:
+            cols = ", ".join(map(str, metadata.columns)) or "none"
+            raise ValueError(
+                f"cv.group_key={group_key!r} is not a column of sample_metadata (columns: {cols})"
+            )
+        groups = metadata[group_key].to_numpy()
+        if pd.isna(groups).any():
+            raise ValueError(f"sample_metadata[{group_key!r}] has missing values")
+
+    if X.ndim == 3:
+        if ch_names is not None and len(ch_names) != X.shape[1]:
+            raise ValueError(f"ch_names has {len(ch_names)} names but X has {X.shape[1]} channels")
+        if sfreq is not None and not (sfreq > 0):
+            raise ValueError(f"sfreq must be positive, got {sfreq}")
+
+    return EpochsData(
+        X=X, y=y, metadata=metadata, sfreq=sfreq, ch_names=list(ch_names) if ch_names else None,
+        groups=groups, group_key=group_key, task=task,
+    )

@@ -1,0 +1,232 @@
+"""build_estimator(config) -> a scikit-learn compatible estimator; the classical registry.
+
+Every model kind becomes an estimator with ``fit``/``predict`` (and ``predict_proba``
+where it can), clonable with :func:`sklearn.base.clone`. The experiment loop only
+talks to estimators; this module is the one place that knows the config kinds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.base import BaseEstimator, clone
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .data import DataInfo
+
+
+@dataclass(frozen=True)
+class ClassicalEntry:
+    """One registry row: a factory returning an unfitted estimator.
+
+    ``consumes_epochs``: the estimator takes 3-D epochs itself (CSP, covariances,
+    band power) and is not wrapped in the vectorizing pipeline.
+    """
+
+    name: str
+    factory: Callable[..., BaseEstimator]
+    tasks: tuple[str, ...]
+    consumes_epochs: bool = False
+    description: str = ""
+
+
+CLASSICAL_REGISTRY: dict[str, ClassicalEntry] = {}
+_BUILTINS_LOADED = False
+
+
+def register_classical(
+    name: str,
+    factory: Callable[..., BaseEstimator],
+    *,
+    tasks: tuple[str, ...] = ("classification",),
+    consumes_epochs: bool = False,
+    description: str = "",
+) -> None:
+    """Register an estimator factory under ``name`` for ``ClassicalModelConfig``."""
+    CLASSICAL_REGISTRY[name] = ClassicalEntry(name, factory, tuple(tasks), consumes_epochs, description)
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from sklearn import discriminant_analysis as da
+    from sklearn import dummy, ensemble, linear_model, neighbors, svm
+
+    cls_ = ("classification",)
+    reg_ = ("regression",)
+    for name, factory, tasks in [
+        ("LogisticRegression", linear_model.LogisticRegression, cls_),
+        ("RidgeClassifier", linear_model.RidgeClassifier, cls_),
+        ("LinearDiscriminantAnalysis", da.LinearDiscriminantAnalysis, cls_),
+        ("LDA", da.LinearDiscriminantAnalysis, cls_),
+        ("SVC", svm.SVC, cls_),
+        ("LinearSVC", svm.LinearSVC, cls_),
+        ("KNeighborsClassifier", neighbors.KNeighborsClassifier, cls_),
+        ("RandomForestClassifier", ensemble.RandomForestClassifier, cls_),
+        ("HistGradientBoostingClassifier", ensemble.HistGradientBoostingClassifier, cls_),
+        ("DummyClassifier", dummy.DummyClassifier, cls_),
+        ("LinearRegression", linear_model.LinearRegression, reg_),
+        ("Ridge", linear_model.Ridge, reg_),
+        ("Lasso", linear_model.Lasso, reg_),
+        ("ElasticNet", linear_model.ElasticNet, reg_),
+        ("SVR", svm.SVR, reg_),
+        ("RandomForestRegressor", ensemble.RandomForestRegressor, reg_),
+        ("HistGradientBoostingRegressor", ensemble.HistGradientBoostingRegressor, reg_),
+        ("DummyRegressor", dummy.DummyRegressor, reg_),
+    ]:
+        register_classical(name, factory, tasks=tasks)
+    try:  # classical BCI baselines (CSP, tangent space, ...) register themselves
+        from . import baselines  # noqa: F401
+    except ImportError:  # pragma: no cover - optional module while it is being written
+        pass
+
+
+def classical_names() -> list[str]:
+    """Names accepted by ``ClassicalModelConfig.estimator``."""
+    _load_builtins()
+    return sorted(CLASSICAL_REGISTRY)
+
+
+def get_classical(name: str) -> ClassicalEntry:
+    """Registry lookup with a helpful error listing close names."""
+    _load_builtins()
+    if name not in CLASSICAL_REGISTRY:
+        close = difflib.get_close_matches(name, list(CLASSICAL_REGISTRY), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(
+            f"unknown estimator {name!r}{hint} (known: {', '.join(sorted(CLASSICAL_REGISTRY))})"
+        )
+    return CLASSICAL_REGISTRY[name]
+
+
+def check_classical_config(name: str, params: dict[str, Any]) -> None:
+    """Raise ``ValueError`` for an unknown estimator name or parameter (listing close names)."""
+    entry = get_classical(name)
+    valid = set(entry.factory().get_params(deep=True))
+    for key in params:
+        if key not in valid:
+            close = difflib.get_close_matches(key, sorted(valid), n=3, cutoff=0.5)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(
+                f"unknown parameter {key!r} for estimator {name!r}{hint} "
+                f"(valid: {', '.join(sorted(valid))})"
+            )
+
+
+def _with_seed(est: BaseEstimator, random_state: int | None) -> BaseEstimator:
+    if random_state is not None and "random_state" in est.get_params(deep=False):
+        if est.get_params(deep=False)["random_state"] is None:
+            est.set_params(random_state=random_state)
+    return est
+
+
+def build_classical(config, info: DataInfo | None, random_state: int | None = None) -> BaseEstimator:
+    """A ClassicalModelConfig as an estimator; 3-D input is vectorized unless the
+    estimator consumes epochs. Scaling is a pipeline step, so it is fit on the
+    training partition only."""
+    entry = get_classical(config.estimator)
+    if info is not None and info.task not in entry.tasks:
+        raise ValueError(
+            f"estimator {config.estimator!r} is for {'/'.join(entry.tasks)}, but task={info.task!r}"
+        )
+    est = _with_seed(entry.factory().set_params(**config.params), random_state)
+    steps: list[tuple[str, Any]] = []
+    if entry.consumes_epochs:
+        if info is not None and info.ndim != 3:
+            raise ValueError(
+                f"estimator {config.estimator!r} needs 3-D epochs (n_windows, n_channels, n_times); "
+                f"X is {info.ndim}-D"
+            )
+        return est
+    if info is not None and info.ndim == 3:
+        from mne.decoding import Vectorizer
+
+        steps.append(("vectorize", Vectorizer()))
+    if config.scale:
+        steps.append(("scale", StandardScaler()))
+    steps.append(("estimator", est))
+    return Pipeline(steps) if len(steps) > 1 else est
+
+
+def build_estimator(config, info: DataInfo | None = None, random_state: int | None = None) -> BaseEstimator:
+    """Turn any model config into an unfitted scikit-learn compatible estimator.
+
+    Parameters
+    ----------
+    config : ClassicalModelConfig | FrozenBackboneDecoderConfig | NeuralFineTuneConfig
+    info : DataInfo, optional
+        Shape, sfreq and channel names of the data (foundation models adapt to them).
+    random_state : int, optional
+        Seed given to estimators that take one.
+
+    Examples
+    --------
+    >>> from coco_pipe.decoding.configs import ClassicalModelConfig
+    >>> est = build_estimator(ClassicalModelConfig(estimator="LogisticRegression"))
+    >>> type(est).__name__
+    'Pipeline'
+    """
+    kind = getattr(config, "kind", None)
+    if kind == "classical":
+        return build_classical(config, info, random_state)
+    if kind == "frozen_backbone":
+        from .foundation_models.embedder import BackboneEmbedder
+
+        embed_info = info
+        if info is not None:
+            from dataclasses import replace
+
+            embed_info = replace(info, ndim=2)  # the head sees 2-D embeddings
+        head = build_classical(config.head, embed_info, random_state)
+        embedder = BackboneEmbedder.from_config(config.backbone, info=info)
+        if isinstance(head, Pipeline):
+            return Pipeline([("embed", embedder), *head.steps])
+        return Pipeline([("embed", embedder), ("estimator", head)])
+    if kind == "neural":
+        from .foundation_models.neural import NeuralDecoder
+
+        return NeuralDecoder.from_config(config, info=info, random_state=random_state)
+    raise ValueError(f"unknown model config kind {kind!r}")
+
+
+def iter_steps(estimator: BaseEstimator):
+    """Yield the estimator and, for pipelines, each step (for hooks)."""
+    if isinstance(estimator, Pipeline):
+        for _, step in estimator.steps:
+            yield from iter_steps(step)
+    else:
+        yield estimator
+
+
+def check_data_info(estimator: BaseEstimator, info: DataInfo) -> None:
+    """Call each step's optional ``check_data_info(info)`` hook (raises before fitting)."""
+    for step in iter_steps(estimator):
+        hook = getattr(step, "check_data_info", None)
+        if callable(hook):
+            hook(info)
+
+
+def fit_estimator(estimator: BaseEstimator, X, y, groups=None) -> BaseEstimator:
+    """Fit, routing ``groups`` to the final step when its ``fit`` accepts it
+    (NeuralDecoder uses it for a subject-grouped validation split)."""
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    accepts = "groups" in inspect.signature(final.fit).parameters
+    if groups is not None and accepts:
+        if isinstance(estimator, Pipeline):
+            return estimator.fit(X, y, **{f"{estimator.steps[-1][0]}__groups": groups})
+        return estimator.fit(X, y, groups=groups)
+    return estimator.fit(X, y)
+
+
+__all__ = [
+    "ClassicalEntry", "CLASSICAL_REGISTRY", "register_classical", "classical_names", "get_classical",
+    "check_classical_config", "build_classical", "build_estimator", "iter_steps", "check_data_info",
+    "fit_estimator", "clone",
+]
