@@ -1,0 +1,25 @@
+"""Tracking: every MLflow call of coco-pipe goes through this package.
+
+- :class:`Tracker` writes (parent run, nested fold runs, batch logging, artifacts).
+- :class:`RunStore` reads back (children, artifacts, tables) for the results layer.
+- :class:`FoldReport` is what estimators hand to the tracker after a fold.
+"""
+
+from .client import (
+    DEFAULT_TRACKING_URI,
+    FOLD_TAG,
+    MODEL_TAG,
+    PARENT_TAG,
+    ROLE_TAG,
+    Tracker,
+    TrackingUnavailableError,
+    check_reachable,
+    resolve_tracking_uri,
+)
+from .report import FoldReport
+from .store import RunStore
+
+__all__ = [
+    "Tracker", "RunStore", "FoldReport", "TrackingUnavailableError", "check_reachable",
+    "resolve_tracking_uri", "DEFAULT_TRACKING_URI", "ROLE_TAG", "MODEL_TAG", "FOLD_TAG", "PARENT_TAG",
+]

@@ -1,0 +1,192 @@
+"""ExperimentResult: tidy tables rebuilt from what the tracking store holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..tracking import FOLD_TAG, MODEL_TAG, RunStore
+from .metrics import METRICS
+
+SCORE_COLUMNS = ["Model", "Fold", "Metric", "Value"]
+ARTIFACT_COLUMNS = ["Model", "Fold", "ArtifactType", "ArtifactKey", "ArtifactValue"]
+
+
+class ExperimentResult:
+    """Everything one experiment recorded, read from the tracking store.
+
+    Build it from a run id alone: ``ExperimentResult.from_run(run_id)``. Every number
+    it returns can be found in the tracking store.
+
+    Examples
+    --------
+    >>> res = ExperimentResult.from_run("3f2a...", tracking_uri="sqlite:///mlruns.db")  # doctest: +SKIP
+    >>> res.summary()                  # doctest: +SKIP
+    >>> res.get_detailed_scores()      # doctest: +SKIP
+    """
+
+    def __init__(self, store: RunStore, parent_run, fold_runs: list):
+        self._store = store
+        self.parent_run = parent_run
+        self.run_id: str = parent_run.info.run_id
+        self.tracking_uri: str = store.tracking_uri
+        self._fold_runs = sorted(
+            fold_runs, key=lambda r: (r.data.tags.get(MODEL_TAG, ""), int(r.data.tags.get(FOLD_TAG, -1)))
+        )
+        tags = parent_run.data.tags
+        self.models: list[str] = [m for m in tags.get("coco_pipe.models", "").split(",") if m]
+        self.metrics: list[str] = [m for m in tags.get("coco_pipe.metrics", "").split(",") if m]
+        self.task: str = tags.get("coco_pipe.task", "classification")
+        self._predictions: pd.DataFrame | None = None
+
+    @classmethod
+    def from_run(cls, run_id: str, tracking_uri: str | None = None) -> ExperimentResult:
+        """Rebuild the result of the experiment whose parent run is ``run_id``."""
+        store = RunStore(tracking_uri)
+        parent = store.get_run(run_id)
+        return cls(store, parent, store.children(run_id, role="fold"))
+
+    # ---------------------------------------------------------------- tables
+    def _fold_key(self, run) -> tuple[str, int]:
+        return run.data.tags.get(MODEL_TAG, ""), int(run.data.tags.get(FOLD_TAG, -1))
+
+    def get_fold_runs(self) -> pd.DataFrame:
+        """One row per model x fold: Model, Fold, RunId, Status, n_train, n_test, Failure."""
+        rows = []
+        for r in self._fold_runs:
+            model, fold = self._fold_key(r)
+            rows.append({
+                "Model": model, "Fold": fold, "RunId": r.info.run_id, "Status": r.info.status,
+                "n_train": int(r.data.tags.get("n_train", 0)), "n_test": int(r.data.tags.get("n_test", 0)),
+                "TestGroups": r.data.tags.get("test_groups", ""),
+                "Failure": r.data.tags.get("coco_pipe.failure", ""),
+            })
+        return pd.DataFrame(rows, columns=["Model", "Fold", "RunId", "Status", "n_train", "n_test",
+                                           "TestGroups", "Failure"])
+
+    def get_detailed_scores(self) -> pd.DataFrame:
+        """Per-fold scores: columns Model, Fold, Metric, Value (successful folds only)."""
+        rows = []
+        for r in self._fold_runs:
+            if r.info.status != "FINISHED":
+                continue
+            model, fold = self._fold_key(r)
+            for metric in self.metrics:
+                if metric in r.data.metrics:
+                    rows.append({"Model": model, "Fold": fold, "Metric": metric,
+                                 "Value": float(r.data.metrics[metric])})
+        return pd.DataFrame(rows, columns=SCORE_COLUMNS)
+
+    def summary(self) -> pd.DataFrame:
+        """Mean, std and rank per model and metric, with failed-fold counts, the chance
+        level and whether each model differs from the best beyond fold-to-fold noise
+        (the pairwise test logged on the parent run)."""
+        scores = self.get_detailed_scores()
+        folds = self.get_fold_runs()
+        rows = []
+        for model in self.models:
+            n_failed = int((folds[(folds.Model == model)].Status == "FAILED").sum())
+            n_ok = int((folds[(folds.Model == model)].Status == "FINISHED").sum())
+            for metric in self.metrics:
+                vals = scores[(scores.Model == model) & (scores.Metric == metric)]["Value"].to_numpy(float)
+                rows.append({
+                    "Model": model, "Metric": metric,
+                    "Mean": float(np.nanmean(vals)) if len(vals) else np.nan,
+                    "Std": float(np.nanstd(vals)) if len(vals) else np.nan,
+                    "n_folds": n_ok, "n_failed": n_failed,
+                    "Status": "failed" if n_ok == 0 else ("partial" if n_failed else "ok"),
+                })
+        table = pd.DataFrame(rows, columns=["Model", "Metric", "Mean", "Std", "n_folds", "n_failed", "Status"])
+        if table.empty:
+            return table
+        ranks = []
+        for metric, grp in table.groupby("Metric", sort=False):
+            asc = not METRICS[metric].greater_is_better if metric in METRICS else False
+            ranks.append(grp["Mean"].rank(ascending=asc, method="min"))
+        table["Rank"] = pd.concat(ranks).reindex(table.index)
+        if "chance" in self.models:
+            chance = table[table.Model == "chance"].set_index("Metric")["Mean"]
+            table["Chance"] = table["Metric"].map(chance)
+        pairwise = self.get_pairwise_tests()
+        if not pairwise.empty and self.metrics:
+            main = self.metrics[0]
+            best = table[(table.Metric == main)].sort_values("Rank").iloc[0]["Model"]
+            sig = {}
+            for _, row in pairwise.iterrows():
+                if best in (row["model_a"], row["model_b"]):
+                    other = row["model_b"] if row["model_a"] == best else row["model_a"]
+                    sig[other] = (float(row["p_value"]), bool(row["significant"]))
+            table["p_vs_best"] = [
+                sig.get(m, (np.nan, False))[0] if metric == main else np.nan
+                for m, metric in zip(table.Model, table.Metric)
+            ]
+            table["differs_from_best"] = [
+                sig.get(m, (np.nan, False))[1] if metric == main and m != best else False
+                for m, metric in zip(table.Model, table.Metric)
+            ]
+        perm_p = self.parent_run.data.metrics.get("permutation.p_value")
+        if perm_p is not None:
+            table["permutation_p"] = np.where(
+                (table.Model == self.parent_run.data.tags.get("permutation.model"))
+                & (table.Metric == self.parent_run.data.tags.get("permutation.metric")),
+                perm_p, np.nan,
+            )
+        return table.sort_values(["Metric", "Rank"], key=lambda s: s.map(
+            {m: i for i, m in enumerate(self.metrics)}) if s.name == "Metric" else s).reset_index(drop=True)
+
+    def get_pairwise_tests(self) -> pd.DataFrame:
+        """The pairwise model comparison table logged on the parent run (may be empty)."""
+        try:
+            return self._store.read_table(self.run_id, "statistics/pairwise.csv")
+        except Exception:
+            return pd.DataFrame()
+
+    def get_predictions(self) -> pd.DataFrame:
+        """All folds' test predictions: Model, Fold, SampleIndex, y_true, y_pred (+ Group, proba_*)."""
+        if self._predictions is None:
+            frames = []
+            for r in self._fold_runs:
+                if r.info.status != "FINISHED":
+                    continue
+                try:
+                    frames.append(self._store.read_table(r.info.run_id, "predictions/predictions.csv"))
+                except Exception:
+                    continue
+            self._predictions = (
+                pd.concat(frames, ignore_index=True) if frames else
+                pd.DataFrame(columns=["Model", "Fold", "SampleIndex", "y_true", "y_pred"])
+            )
+        return self._predictions.copy()
+
+    def get_model_artifacts(self, artifact_type: str | None = None) -> pd.DataFrame:
+        """Artifacts of the fold runs: Model, Fold, ArtifactType, ArtifactKey, ArtifactValue.
+
+        ``artifact_type`` is the artifact folder: ``predictions``, ``training_history``,
+        ``checkpoints``, ``adapter``, ``model_card``, ``plots``, ``diagnostics``...
+        ``ArtifactKey`` is the path inside the run, ``ArtifactValue`` its full URI.
+        """
+        rows = []
+        for r in self._fold_runs:
+            model, fold = self._fold_key(r)
+            for path in self._store.list_artifacts(r.info.run_id, artifact_type):
+                kind = path.split("/", 1)[0]
+                rows.append({"Model": model, "Fold": fold, "ArtifactType": kind, "ArtifactKey": path,
+                             "ArtifactValue": self._store.artifact_uri(r, path)})
+        return pd.DataFrame(rows, columns=ARTIFACT_COLUMNS)
+
+    def get_parent_artifacts(self, artifact_type: str | None = None) -> pd.DataFrame:
+        """Artifacts of the parent run (plots, statistics, config, cache manifest)."""
+        rows = [{"ArtifactType": p.split("/", 1)[0], "ArtifactKey": p,
+                 "ArtifactValue": self._store.artifact_uri(self.parent_run, p)}
+                for p in self._store.list_artifacts(self.run_id, artifact_type)]
+        return pd.DataFrame(rows, columns=["ArtifactType", "ArtifactKey", "ArtifactValue"])
+
+    def download_artifact(self, run_id: str, path: str) -> Path:
+        """Download one artifact of any run of this experiment to a local path."""
+        return self._store.download(run_id, path)
+
+    def __repr__(self) -> str:
+        return (f"ExperimentResult(run_id={self.run_id!r}, models={self.models}, "
+                f"folds={len(self._fold_runs)}, tracking_uri={self.tracking_uri!r})")

@@ -1,0 +1,225 @@
+"""The one place coco-pipe talks to MLflow: a few verbs over one MlflowClient.
+
+The experiment loop never imports mlflow; it calls :class:`Tracker`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
+DEFAULT_ARTIFACT_DIR = "mlartifacts"
+
+ROLE_TAG = "coco_pipe.role"
+MODEL_TAG = "coco_pipe.model"
+FOLD_TAG = "coco_pipe.fold"
+PARENT_TAG = "mlflow.parentRunId"
+
+
+class TrackingUnavailableError(ConnectionError):
+    """The tracking server named by a URI cannot be reached."""
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """The tracking URI in force: ``uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite
+    store ``mlruns.db`` in the working directory (made absolute, so a later ``chdir``
+    does not move it)."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        rel = uri[len("sqlite:///"):]
+        uri = "sqlite:///" + str(Path(rel).resolve())
+    elif "://" not in uri:  # a bare directory path -> file store is deprecated; use sqlite inside it
+        uri = "sqlite:///" + str((Path(uri) / "mlruns.db").resolve())
+    return uri
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Raise :class:`TrackingUnavailableError` naming ``uri`` if it cannot be used."""
+    if uri.startswith(("http://", "https://")):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - user-given URI
+                if resp.status >= 400:
+                    raise TrackingUnavailableError(f"tracking server {uri} answered HTTP {resp.status}")
+        except (urllib.error.URLError, OSError) as exc:
+            raise TrackingUnavailableError(
+                f"cannot reach the MLflow tracking server at {uri} ({exc}); start it "
+                f"(`mlflow server --host 127.0.0.1 --port ...`) or set tracking.tracking_uri / "
+                f"MLFLOW_TRACKING_URI to a reachable store (default sqlite:///mlruns.db)"
+            ) from exc
+    elif uri.startswith("sqlite:///"):
+        parent = Path(uri[len("sqlite:///"):]).parent
+        if not parent.exists():
+            raise TrackingUnavailableError(
+                f"tracking URI {uri}: directory {parent} does not exist"
+            )
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _param_value(value: Any) -> str:
+    text = "None" if value is None else str(value)
+    return text if len(text) <= 6000 else text[:5990] + "...[cut]"
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Tracker:
+    """Runs, params, metrics and artifacts of one experiment in one MLflow store.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+    experiment_name : str
+        MLflow experiment (created on first use; with a local SQLite store its
+        artifacts go to ``./mlartifacts``).
+
+    Examples
+    --------
+    >>> tracker = Tracker("sqlite:///" + tmp + "/t.db", "demo")  # doctest: +SKIP
+    >>> parent = tracker.start_parent("run-1")                    # doctest: +SKIP
+    """
+
+    def __init__(self, tracking_uri: str | None = None, experiment_name: str = "coco-pipe"):
+        self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        check_reachable(self.tracking_uri)
+        self.client = _client(self.tracking_uri)
+        self.experiment_name = experiment_name
+        self._experiment_id: str | None = None
+        self.owned_parent = True
+
+    @property
+    def experiment_id(self) -> str:
+        if self._experiment_id is None:
+            exp = self.client.get_experiment_by_name(self.experiment_name)
+            if exp is None:
+                artifact_location = None
+                if self.tracking_uri.startswith("sqlite:///"):
+                    root = Path.cwd() / DEFAULT_ARTIFACT_DIR
+                    artifact_location = (root / self.experiment_name).resolve().as_uri()
+                try:
+                    self._experiment_id = self.client.create_experiment(
+                        self.experiment_name, artifact_location=artifact_location
+                    )
+                except Exception:  # created concurrently by another process
+                    exp = self.client.get_experiment_by_name(self.experiment_name)
+                    if exp is None:
+                        raise
+                    self._experiment_id = exp.experiment_id
+            else:
+                self._experiment_id = exp.experiment_id
+        return self._experiment_id
+
+    # ----------------------------------------------------------------- runs
+    def start_parent(self, run_name: str | None = None, tags: dict[str, str] | None = None) -> str:
+        """Start the parent run, or adopt the active run (``mlflow run`` / a user's
+        ``mlflow.start_run()``) as the parent."""
+        import mlflow
+
+        tags = {ROLE_TAG: "experiment", **(tags or {})}
+        active = mlflow.active_run()
+        run_id = active.info.run_id if active is not None else os.environ.get("MLFLOW_RUN_ID")
+        if run_id:
+            run = self.client.get_run(run_id)
+            self._experiment_id = run.info.experiment_id
+            self.owned_parent = False
+            self.log_batch(run_id, tags=tags)
+            logger.info("using the active MLflow run %s as the parent run", run_id)
+            return run_id
+        self.owned_parent = True
+        run = self.client.create_run(self.experiment_id, run_name=run_name, tags=tags)
+        return run.info.run_id
+
+    def start_child(self, parent_id: str, run_name: str, tags: dict[str, str] | None = None) -> str:
+        """Start a nested run under ``parent_id``."""
+        run = self.client.create_run(
+            self.client.get_run(parent_id).info.experiment_id,
+            run_name=run_name,
+            tags={PARENT_TAG: parent_id, **{k: str(v) for k, v in (tags or {}).items()}},
+        )
+        return run.info.run_id
+
+    def end(self, run_id: str, status: str = "FINISHED") -> None:
+        """Terminate a run (FINISHED, FAILED or KILLED)."""
+        self.client.set_terminated(run_id, status=status)
+
+    # -------------------------------------------------------------- logging
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        params: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        tags: dict[str, Any] | None = None,
+        step_metrics: list[tuple[str, float, int]] | None = None,
+    ) -> None:
+        """Log params, metrics (step 0), tags and stepped metrics in few requests.
+        Non-finite metric values are skipped (MLflow cannot compare them)."""
+        from mlflow.entities import Metric, Param, RunTag
+
+        now = int(time.time() * 1000)
+        p = [Param(k[:250], _param_value(v)) for k, v in (params or {}).items()]
+        m = [
+            Metric(k[:250], float(v), now, 0)
+            for k, v in (metrics or {}).items()
+            if v is not None and math.isfinite(float(v))
+        ]
+        m += [
+            Metric(k[:250], float(v), now, int(s))
+            for k, v, s in (step_metrics or [])
+            if v is not None and math.isfinite(float(v))
+        ]
+        t = [RunTag(k[:250], _param_value(v)) for k, v in (tags or {}).items()]
+        for chunk in _chunks(p, 100):
+            self.client.log_batch(run_id, params=chunk)
+        for chunk in _chunks(m, 1000):
+            self.client.log_batch(run_id, metrics=chunk)
+        for chunk in _chunks(t, 100):
+            self.client.log_batch(run_id, tags=chunk)
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+        """Log a file or a whole folder under ``artifact_path``."""
+        local_path = Path(local_path)
+        if local_path.is_dir():
+            self.client.log_artifacts(run_id, str(local_path), artifact_path)
+        else:
+            self.client.log_artifact(run_id, str(local_path), artifact_path)
+
+    def log_table(self, run_id: str, table: pd.DataFrame, artifact_file: str) -> None:
+        """Log a DataFrame as CSV at ``artifact_file`` (e.g. ``predictions/predictions.csv``)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(artifact_file).name
+            table.to_csv(path, index=False)
+            parent = str(Path(artifact_file).parent)
+            self.client.log_artifact(run_id, str(path), None if parent == "." else parent)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Log a text file (e.g. the experiment config as YAML)."""
+        self.client.log_text(run_id, text, artifact_file)
+
+
+__all__ = [
+    "Tracker", "TrackingUnavailableError", "resolve_tracking_uri", "check_reachable",
+    "ROLE_TAG", "MODEL_TAG", "FOLD_TAG", "PARENT_TAG", "DEFAULT_TRACKING_URI",
+]
