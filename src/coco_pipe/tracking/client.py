@@ -107,6 +107,7 @@ class Tracker:
         self.client = _client(self.tracking_uri)
         self.experiment_name = experiment_name
         self._experiment_id: str | None = None
+        self._parent_experiments: dict[str, str] = {}
         self.owned_parent = True
 
     @property
@@ -153,8 +154,10 @@ class Tracker:
 
     def start_child(self, parent_id: str, run_name: str, tags: dict[str, str] | None = None) -> str:
         """Start a nested run under ``parent_id``."""
+        if parent_id not in self._parent_experiments:
+            self._parent_experiments[parent_id] = self.client.get_run(parent_id).info.experiment_id
         run = self.client.create_run(
-            self.client.get_run(parent_id).info.experiment_id,
+            self._parent_experiments[parent_id],
             run_name=run_name,
             tags={PARENT_TAG: parent_id, **{k: str(v) for k, v in (tags or {}).items()}},
         )

@@ -9,6 +9,7 @@ from .core import (
     ModelConfig,
     TrackingConfig,
 )
+from .data import DataConfig
 from .foundation import FoundationEmbeddingModelConfig, FrozenBackboneDecoderConfig
 from .neural import (
     CheckpointConfig,
@@ -22,7 +23,7 @@ from .neural import (
 from .tuning import ParamSpec, TuningConfig
 
 __all__ = [
-    "StrictConfig", "flatten_dict", "ChanceConfig", "ClassicalModelConfig", "CVConfig",
+    "StrictConfig", "DataConfig", "flatten_dict", "ChanceConfig", "ClassicalModelConfig", "CVConfig",
     "ExperimentConfig", "ModelConfig", "TrackingConfig", "FoundationEmbeddingModelConfig",
     "FrozenBackboneDecoderConfig", "CheckpointConfig", "DeviceConfig", "HeadConfig", "LoRAConfig",
     "NeuralFineTuneConfig", "OptimConfig", "QuantizationConfig", "ParamSpec", "TuningConfig",

@@ -8,6 +8,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from .base import StrictConfig
 from .classical import ClassicalModelConfig
+from .data import DataConfig
 from .foundation import FrozenBackboneDecoderConfig
 from .neural import NeuralFineTuneConfig
 from .tuning import TuningConfig
@@ -112,6 +113,7 @@ class ExperimentConfig(StrictConfig):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow tracking.")
     tuning: TuningConfig = Field(default_factory=TuningConfig, description="Optuna tuning inside folds.")
     chance: ChanceConfig = Field(default_factory=ChanceConfig, description="Chance level and tests.")
+    data: DataConfig | None = Field(None, description="Data for the command line (coco-pipe run / mlflow run).")
     random_state: int = Field(42, description="Seed for splits, estimators and training.")
     on_error: Literal["continue", "raise"] = Field(
         "continue", description="A fold that fails is recorded as FAILED and the others go on ('continue'), "

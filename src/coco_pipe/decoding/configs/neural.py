@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from .base import StrictConfig
+
+_SCRATCH_KEYS = ("eegnet", "shallow_fbcsp", "deep4", "eegconformer")
+
+
+def _check_neural_model_key(value: str) -> str:
+    """Accept ESTIMATOR_SPECS keys and scratch networks; list all known keys otherwise."""
+    from .._specs import ESTIMATOR_SPECS
+
+    if value in ESTIMATOR_SPECS or value in _SCRATCH_KEYS:
+        return value
+    raise ValueError(
+        f"unknown model_key {value!r}; known foundation models: "
+        f"{', '.join(sorted(ESTIMATOR_SPECS)) or 'none registered'}; "
+        f"scratch networks: {', '.join(_SCRATCH_KEYS)}"
+    )
 
 
 class LoRAConfig(StrictConfig):
@@ -99,3 +114,63 @@ class NeuralFineTuneConfig(StrictConfig):
     seed: int | None = Field(None, description="Training seed (None: the experiment's random_state).")
     model_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra architecture arguments.")
     trust_remote_code: bool = Field(False, description="hugging_face backend: allow remote code.")
+    scratch_sfreq: float | None = Field(
+        None, gt=0, description="Scratch networks only: rate (Hz) inputs are resampled to; None uses the "
+        "network's design rate (EEGNet 128 Hz; ShallowFBCSPNet, Deep4Net, EEGConformer 250 Hz); give "
+        "the data's own rate to skip resampling.",
+    )
+    divergence_patience: int = Field(
+        10, ge=1, description="Consecutive non-finite training steps (NaN/Inf loss or gradient) after "
+        "which training stops and the fold is reported as failed (diverged).",
+    )
+
+    @field_validator("model_key")
+    @classmethod
+    def _known_model_key(cls, value: str) -> str:
+        return _check_neural_model_key(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_for_kind(cls, data: Any) -> Any:
+        """Scratch networks default to weights='random', train_mode='full'; train_mode='qlora'
+        defaults to quantization.enabled=True."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if data.get("model_key") in _SCRATCH_KEYS:
+            data.setdefault("weights", "random")
+            data.setdefault("train_mode", "full")
+        if data.get("train_mode") == "qlora":
+            quant = data.get("quantization")
+            if quant is None:
+                data["quantization"] = {"enabled": True}
+            elif isinstance(quant, dict) and "enabled" not in quant:
+                data["quantization"] = {**quant, "enabled": True}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> NeuralFineTuneConfig:
+        if self.model_key in _SCRATCH_KEYS:
+            if self.weights != "random":
+                raise ValueError(
+                    f"model_key={self.model_key!r} is a network trained from scratch: no pretrained "
+                    f"weights exist, so weights must be 'random', got {self.weights!r}"
+                )
+            if self.train_mode != "full":
+                raise ValueError(
+                    f"model_key={self.model_key!r} is trained from scratch: train_mode must be 'full', "
+                    f"got {self.train_mode!r}"
+                )
+        if self.train_mode == "qlora" and not self.quantization.enabled:
+            raise ValueError(
+                "train_mode='qlora' needs quantization.enabled=True (the 4-bit base); use "
+                "train_mode='lora' for a full-precision base"
+            )
+        if self.quantization.enabled and self.train_mode != "qlora":
+            raise ValueError(
+                f"quantization.enabled=True is only used with train_mode='qlora' (4-bit base + LoRA); "
+                f"got train_mode={self.train_mode!r}"
+            )
+        if self.quantization.enabled and not self.quantization.load_in_4bit:
+            raise ValueError("quantization.load_in_4bit=False: only 4-bit quantisation is supported")
+        return self

@@ -1,0 +1,234 @@
+"""The ``coco-pipe`` command (also behind the MLproject entry points).
+
+Examples
+--------
+.. code-block:: bash
+
+    coco-pipe run projects/quickstart/config.yaml
+    coco-pipe results RUN_ID --format csv --output results/
+    coco-pipe models
+    coco-pipe cache info
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger("coco_pipe")
+
+
+def _truthy(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def apply_smoke(cfg):
+    """Shrink an experiment config for CI: small data, 2 folds, 1 epoch, 2 trials."""
+    from .decoding.configs import DataConfig
+
+    data = cfg.data or DataConfig()
+    params = dict(data.params)
+    params["n_subjects"] = min(int(params.get("n_subjects", 4)), 4)
+    params["n_epochs_per_class"] = min(int(params.get("n_epochs_per_class", 12)), 12)
+    data = data.model_copy(update={"params": params})
+    n_splits = min(cfg.cv.n_splits, 2)
+    models = {}
+    for name, m in cfg.models.items():
+        if m.kind == "neural":
+            optim = m.optim.model_copy(update={"epochs": 1})
+            m = m.model_copy(update={"optim": optim, "early_stopping_patience": None})
+        models[name] = m
+    tuning = cfg.tuning.model_copy(update={"n_trials": min(cfg.tuning.n_trials, 2)})
+    return cfg.model_copy(update={
+        "data": data, "cv": cfg.cv.model_copy(update={"n_splits": n_splits}),
+        "models": models, "tuning": tuning,
+    })
+
+
+def load_data(cfg) -> tuple[Any, Any, pd.DataFrame | None, dict[str, Any]]:
+    """Load the data named by ``cfg.data`` as ``(X, y, metadata, extra kwargs)``."""
+    from .decoding.configs import DataConfig
+
+    data = cfg.data or DataConfig()
+    if data.source == "synthetic":
+        from .datasets import make_motor_imagery
+
+        epochs = make_motor_imagery(**data.params, return_epochs=True)
+        y = epochs.metadata[data.y_column].to_numpy() if data.y_column else None
+        return epochs, y, epochs.metadata, {}
+    path = Path(data.path)
+    if not path.exists():
+        raise FileNotFoundError(f"data.path {str(path)!r} does not exist")
+    if data.source == "epochs":
+        import mne
+
+        epochs = mne.read_epochs(path, preload=True, verbose="error")
+        y = epochs.metadata[data.y_column].to_numpy() if data.y_column else None
+        return epochs, y, epochs.metadata, {}
+    arrays = np.load(path, allow_pickle=False)
+    meta = pd.read_csv(data.metadata_path) if data.metadata_path else None
+    y = arrays["y"] if "y" in arrays else meta[data.y_column].to_numpy()
+    extra = {}
+    if "sfreq" in arrays:
+        extra["sfreq"] = float(arrays["sfreq"])
+    if "ch_names" in arrays:
+        extra["ch_names"] = [str(c) for c in arrays["ch_names"]]
+    return arrays["X"], y, meta, extra
+
+
+def cmd_run(args) -> int:
+    from .decoding import Experiment, ExperimentConfig
+
+    cfg = ExperimentConfig.from_yaml(args.config)
+    if _truthy(args.smoke):
+        cfg = apply_smoke(cfg)
+    if args.tracking_uri:
+        cfg = cfg.model_copy(update={"tracking": cfg.tracking.model_copy(update={"tracking_uri": args.tracking_uri})})
+    if args.quiet:
+        cfg = cfg.model_copy(update={"verbose": False})
+    X, y, meta, extra = load_data(cfg)
+    result = Experiment(cfg).run(X, y, sample_metadata=meta, **extra)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(result.summary().to_string(index=False))
+    print(f"parent run: {result.run_id}")
+    print(f"tracking uri: {result.tracking_uri}")
+    return 0
+
+
+def cmd_results(args) -> int:
+    from .decoding import ExperimentResult
+
+    res = ExperimentResult.from_run(args.run_id, tracking_uri=args.tracking_uri)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {
+        "summary": res.summary(),
+        "scores": res.get_detailed_scores(),
+        "predictions": res.get_predictions(),
+        "artifacts": res.get_model_artifacts(),
+        "folds": res.get_fold_runs(),
+    }
+    for name, table in tables.items():
+        path = out / f"{name}.{args.format}"
+        if args.format == "csv":
+            table.to_csv(path, index=False)
+        else:
+            table.astype({c: str for c in table.columns if table[c].dtype == object}).to_parquet(path, index=False)
+        print(path)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import list_foundation_models
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(list_foundation_models().to_string(index=False))
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from .decoding.foundation_models import cache
+
+    if args.cache_command == "info":
+        print(cache.cache_info_command(args.dir))
+    else:
+        print(cache.cache_prune_command(args.dir, args.fingerprint, args.older_than_days))
+    return 0
+
+
+def cmd_promote(args) -> int:
+    from .tracking.registry import promote
+
+    version = promote(args.run_id, model=args.model, fold=args.fold, name=args.name, alias=args.alias,
+                      tracking_uri=args.tracking_uri)
+    print(f"registered models:/{args.name}/{version.version}" + (f" as @{args.alias}" if args.alias else ""))
+    return 0
+
+
+def cmd_embed(args) -> int:
+    from .decoding.configs import ExperimentConfig
+    from .decoding.foundation_models.embed_job import fill_cache
+
+    cfg = ExperimentConfig.from_yaml(args.config)
+    if _truthy(args.smoke):
+        cfg = apply_smoke(cfg)
+    X, y, meta, extra = load_data(cfg)
+    print(fill_cache(X, model_key=args.model_key, weights=args.weights, cache_dir=args.cache_dir,
+                     batch_size=args.batch_size, **extra))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coco-pipe", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="Info logging.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="Run an experiment config (YAML).")
+    p.add_argument("config", help="Experiment config YAML (e.g. projects/quickstart/config.yaml).")
+    p.add_argument("--smoke", nargs="?", const="true", default="false", help="Shrink for a quick check.")
+    p.add_argument("--tracking-uri", default=None, help="Override tracking.tracking_uri.")
+    p.add_argument("--quiet", action="store_true", help="No progress bars.")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("results", help="Write an experiment's tables (from the tracking store).")
+    p.add_argument("run_id", help="Parent run id.")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--output", default="results", help="Output folder.")
+    p.add_argument("--tracking-uri", default=None)
+    p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser("models", help="List the supported foundation models.")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("cache", help="Inspect or prune the embedding cache.")
+    csub = p.add_subparsers(dest="cache_command", required=True)
+    c = csub.add_parser("info", help="Size and entries per backbone fingerprint.")
+    c.add_argument("--dir", default=None, help="Cache directory (default: per-user cache).")
+    c = csub.add_parser("prune", help="Remove entries by fingerprint and/or age.")
+    c.add_argument("--dir", default=None)
+    c.add_argument("--fingerprint", default=None)
+    c.add_argument("--older-than-days", type=float, default=None)
+    p.set_defaults(func=cmd_cache)
+
+    p = sub.add_parser("promote", help="Register a fold's adapter/checkpoint in the model registry.")
+    p.add_argument("run_id", help="Parent run id of the experiment.")
+    p.add_argument("--model", required=True, help="Model name in the experiment config.")
+    p.add_argument("--fold", default="best", help="'best' or a fold number.")
+    p.add_argument("--name", required=True, help="Registered model name.")
+    p.add_argument("--alias", default="champion", help="Alias to set (e.g. champion).")
+    p.add_argument("--tracking-uri", default=None)
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("embed", help="Fill the embedding cache for one backbone over a data set.")
+    p.add_argument("config", help="Experiment config whose data section names the data.")
+    p.add_argument("--model-key", required=True)
+    p.add_argument("--weights", default="pretrained")
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--smoke", nargs="?", const="true", default="false")
+    p.set_defaults(func=cmd_embed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, ConnectionError, LookupError) as exc:
+        print(f"coco-pipe: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
