@@ -32,13 +32,13 @@ CLASS_NAMES: tuple[str, ...] = ("left_hand", "right_hand", "feet")
 # --- the signal model, in microvolts and metres (documented in make_motor_imagery) ---
 _BACKGROUND_UV = 11.0  # RMS of the spatially mixed 1/f background at a channel
 _SENSOR_NOISE_UV = 1.0  # RMS of independent white sensor noise
-_MU_UV = 7.0  # RMS of each sensorimotor mu source (at its own position)
-_BETA_UV = 3.5  # RMS of each sensorimotor beta source
+_MU_UV = 10.0  # RMS of each sensorimotor mu source (at its own position)
+_BETA_UV = 5.0  # RMS of each sensorimotor beta source
 _POSTERIOR_ALPHA_UV = 6.0  # RMS of the (uninformative) posterior alpha source
 _MU_CZ_SCALE = 0.6  # the midline (foot area) rhythm is weaker than the hand areas
-_ERD_DEPTH = 0.45  # fractional drop of contralateral mu/beta amplitude at effect_size=1
+_ERD_DEPTH = 0.6  # fractional drop of contralateral mu/beta amplitude at effect_size=1
 _ERD_IPSI = 0.25  # ipsilateral ERD, as a fraction of the contralateral one
-_MRCP_UV = 3.0  # peak of the slow negative potential at its source, effect_size=1
+_MRCP_UV = 5.0  # peak of the slow negative potential at its source, effect_size=1
 _MRCP_IPSI = 0.35  # ipsilateral MRCP, as a fraction of the contralateral one
 _SOURCE_WIDTH_M = 0.035  # Gaussian spatial falloff (sigma) of the motor sources
 _MIXING_WIDTH_M = 0.04  # Gaussian falloff of the background volume conduction
@@ -376,12 +376,12 @@ def _simulate_subject(
     n_ep = n_epochs_per_class * n_classes
 
     # subject traits
-    gain = rng.lognormal(0.0, 0.25)
-    noise_level = rng.lognormal(0.0, 0.2)
+    gain = rng.lognormal(0.0, 0.1)
+    noise_level = rng.lognormal(0.0, 0.1)
     pink_alpha = rng.uniform(1.0, 1.5)
     alpha_peak = rng.uniform(8.5, 12.0)
     beta_peak = rng.uniform(18.0, 26.0)
-    responsiveness = rng.uniform(0.6, 1.4)
+    responsiveness = rng.uniform(0.7, 1.3)
     shift = rng.normal(0.0, 0.005, size=motor_pos.shape)  # ~0.5 cm per axis
     src_pattern = _gaussian_pattern(ch_pos, motor_pos + shift, _SOURCE_WIDTH_M)  # (3, ch)
     src_pattern[2] *= _MU_CZ_SCALE

@@ -13,7 +13,13 @@ from .experiment import Experiment
 from .result import ExperimentResult
 
 __all__ = [
-    "Experiment", "ExperimentResult", "ExperimentConfig", "CVConfig", "ClassicalModelConfig",
-    "FoundationEmbeddingModelConfig", "FrozenBackboneDecoderConfig", "NeuralFineTuneConfig",
+    "Experiment",
+    "ExperimentResult",
+    "ExperimentConfig",
+    "CVConfig",
+    "ClassicalModelConfig",
+    "FoundationEmbeddingModelConfig",
+    "FrozenBackboneDecoderConfig",
+    "NeuralFineTuneConfig",
     "TrackingConfig",
 ]

@@ -121,7 +121,9 @@ def validate_inputs(
             y = np.array([inv.get(c, c) for c in epochs.events[:, 2]])
         X = epochs.get_data(copy=False)
     if y is None:
-        raise ValueError("y is required with array input: one target per window (shape (n_windows,))")
+        raise ValueError(
+            "y is required with array input: one target per window (shape (n_windows,))"
+        )
 
     if not isinstance(X, np.ndarray):
         X = np.asarray(X)
@@ -170,7 +172,9 @@ def validate_inputs(
         metadata = pd.DataFrame(index=pd.RangeIndex(len(y)))
     else:
         if not isinstance(sample_metadata, pd.DataFrame):
-            raise ValueError(f"sample_metadata must be a pandas DataFrame, got {type(sample_metadata).__name__}")
+            raise ValueError(
+                f"sample_metadata must be a pandas DataFrame, got {type(sample_metadata).__name__}"
+            )
         if len(sample_metadata) != len(y):
             raise ValueError(
                 f"sample_metadata has {len(sample_metadata)} rows but X has {len(X)} windows; they must match"
@@ -195,6 +199,12 @@ def validate_inputs(
             raise ValueError(f"sfreq must be positive, got {sfreq}")
 
     return EpochsData(
-        X=X, y=y, metadata=metadata, sfreq=sfreq, ch_names=list(ch_names) if ch_names else None,
-        groups=groups, group_key=group_key, task=task,
+        X=X,
+        y=y,
+        metadata=metadata,
+        sfreq=sfreq,
+        ch_names=list(ch_names) if ch_names else None,
+        groups=groups,
+        group_key=group_key,
+        task=task,
     )

@@ -48,7 +48,9 @@ def register_classical(
     description: str = "",
 ) -> None:
     """Register an estimator factory under ``name`` for ``ClassicalModelConfig``."""
-    CLASSICAL_REGISTRY[name] = ClassicalEntry(name, factory, tuple(tasks), consumes_epochs, description)
+    CLASSICAL_REGISTRY[name] = ClassicalEntry(
+        name, factory, tuple(tasks), consumes_epochs, description
+    )
 
 
 def _load_builtins() -> None:
@@ -127,7 +129,9 @@ def _with_seed(est: BaseEstimator, random_state: int | None) -> BaseEstimator:
     return est
 
 
-def build_classical(config, info: DataInfo | None, random_state: int | None = None) -> BaseEstimator:
+def build_classical(
+    config, info: DataInfo | None, random_state: int | None = None
+) -> BaseEstimator:
     """A ClassicalModelConfig as an estimator; 3-D input is vectorized unless the
     estimator consumes epochs. Scaling is a pipeline step, so it is fit on the
     training partition only."""
@@ -155,7 +159,9 @@ def build_classical(config, info: DataInfo | None, random_state: int | None = No
     return Pipeline(steps) if len(steps) > 1 else est
 
 
-def build_estimator(config, info: DataInfo | None = None, random_state: int | None = None) -> BaseEstimator:
+def build_estimator(
+    config, info: DataInfo | None = None, random_state: int | None = None
+) -> BaseEstimator:
     """Turn any model config into an unfitted scikit-learn compatible estimator.
 
     Parameters
@@ -226,7 +232,16 @@ def fit_estimator(estimator: BaseEstimator, X, y, groups=None) -> BaseEstimator:
 
 
 __all__ = [
-    "ClassicalEntry", "CLASSICAL_REGISTRY", "register_classical", "classical_names", "get_classical",
-    "check_classical_config", "build_classical", "build_estimator", "iter_steps", "check_data_info",
-    "fit_estimator", "clone",
+    "ClassicalEntry",
+    "CLASSICAL_REGISTRY",
+    "register_classical",
+    "classical_names",
+    "get_classical",
+    "check_classical_config",
+    "build_classical",
+    "build_estimator",
+    "iter_steps",
+    "check_data_info",
+    "fit_estimator",
+    "clone",
 ]

@@ -44,7 +44,9 @@ class _FoldOutcome:
 def _progress(iterable, total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, disable=not (enabled and sys.stderr.isatty()), leave=False)
+    return tqdm(
+        iterable, total=total, desc=desc, disable=not (enabled and sys.stderr.isatty()), leave=False
+    )
 
 
 def data_fingerprint(data: EpochsData) -> str:
@@ -84,12 +86,21 @@ class Experiment:
         elif isinstance(config, dict):
             config = ExperimentConfig.model_validate(config)
         elif not isinstance(config, ExperimentConfig):
-            raise TypeError(f"config must be an ExperimentConfig, dict or YAML path, got {type(config).__name__}")
+            raise TypeError(
+                f"config must be an ExperimentConfig, dict or YAML path, got {type(config).__name__}"
+            )
         self.config = config
 
     # ------------------------------------------------------------------ run
-    def run(self, X: Any, y: Any = None, sample_metadata: pd.DataFrame | None = None, *,
-            sfreq: float | None = None, ch_names: list[str] | None = None):
+    def run(
+        self,
+        X: Any,
+        y: Any = None,
+        sample_metadata: pd.DataFrame | None = None,
+        *,
+        sfreq: float | None = None,
+        ch_names: list[str] | None = None,
+    ):
         """Run the experiment and return its :class:`ExperimentResult` (read back from
         the tracking store).
 
@@ -103,7 +114,13 @@ class Experiment:
         cfg = self.config
         # 1. everything that can be wrong is checked before any fitting or tracking write
         data = validate_inputs(
-            X, y, sample_metadata, task=cfg.task, group_key=cfg.cv.group_key, sfreq=sfreq, ch_names=ch_names
+            X,
+            y,
+            sample_metadata,
+            task=cfg.task,
+            group_key=cfg.cv.group_key,
+            sfreq=sfreq,
+            ch_names=ch_names,
         )
         metrics = resolve_metrics(cfg.metrics, cfg.task)
         splits = make_splits(cfg.cv, data, cfg.random_state)
@@ -117,7 +134,10 @@ class Experiment:
         tracker = Tracker(cfg.tracking.tracking_uri, cfg.tracking.experiment_name)
 
         # 2. the loop
-        run_name = cfg.tracking.run_name or f"{cfg.tracking.experiment_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        run_name = (
+            cfg.tracking.run_name
+            or f"{cfg.tracking.experiment_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
         parent = tracker.start_parent(
             run_name,
             tags={
@@ -132,14 +152,26 @@ class Experiment:
         status = "FINISHED"
         try:
             tracker.log_text(parent, cfg.to_yaml(), "config/experiment.yaml")
-            tracker.log_batch(parent, params={
-                "task": cfg.task, "cv.strategy": cfg.cv.strategy, "cv.n_splits": len(splits),
-                "cv.group_key": cfg.cv.group_key, "random_state": cfg.random_state,
-                "data.n_windows": len(data.y), "data.shape": str(tuple(data.X.shape)),
-                "data.sfreq": data.sfreq, "data.n_channels": data.info.n_channels,
-            })
-            outcomes, parent_report = self._loop(tracker, parent, data, splits, models, prototypes, metrics, tuner)
-            self._log_parent(tracker, parent, data, splits, models, outcomes, parent_report, metrics)
+            tracker.log_batch(
+                parent,
+                params={
+                    "task": cfg.task,
+                    "cv.strategy": cfg.cv.strategy,
+                    "cv.n_splits": len(splits),
+                    "cv.group_key": cfg.cv.group_key,
+                    "random_state": cfg.random_state,
+                    "data.n_windows": len(data.y),
+                    "data.shape": str(tuple(data.X.shape)),
+                    "data.sfreq": data.sfreq,
+                    "data.n_channels": data.info.n_channels,
+                },
+            )
+            outcomes, parent_report = self._loop(
+                tracker, parent, data, splits, models, prototypes, metrics, tuner
+            )
+            self._log_parent(
+                tracker, parent, data, splits, models, outcomes, parent_report, metrics
+            )
         except BaseException:
             status = "FAILED"
             raise
@@ -169,7 +201,9 @@ class Experiment:
             return None
         unknown = sorted(set(tcfg.search_space) - set(models))
         if unknown:
-            raise ValueError(f"tuning.search_space names unknown model(s) {unknown}; models: {list(models)}")
+            raise ValueError(
+                f"tuning.search_space names unknown model(s) {unknown}; models: {list(models)}"
+            )
         from .tuning import check_search_space
 
         for name, space in tcfg.search_space.items():
@@ -184,21 +218,45 @@ class Experiment:
         pairs = [(m, k) for m in models for k in range(len(splits))]
         for name, k in _progress(pairs, total, "folds", cfg.verbose):
             train, test = splits[k]
-            outcome, report = self._run_fold(tracker, parent, data, name, models[name], prototypes[name],
-                                             k, train, test, metrics, tuner)
+            outcome, report = self._run_fold(
+                tracker,
+                parent,
+                data,
+                name,
+                models[name],
+                prototypes[name],
+                k,
+                train,
+                test,
+                metrics,
+                tuner,
+            )
             outcomes.append(outcome)
             parent_report.parent_artifacts.extend(report.parent_artifacts)
             for key, val in report.parent_metrics.items():
                 parent_report.parent_metrics[key] = parent_report.parent_metrics.get(key, 0.0) + val
         return outcomes, parent_report
 
-    def _run_fold(self, tracker, parent, data, name, mcfg, prototype, k, train, test, metrics, tuner):
+    def _run_fold(
+        self, tracker, parent, data, name, mcfg, prototype, k, train, test, metrics, tuner
+    ):
         cfg = self.config
-        groups_test = sorted(map(str, np.unique(data.groups[test]))) if data.groups is not None else []
-        run_id = tracker.start_child(parent, f"{name}/fold-{k}", tags={
-            ROLE_TAG: "fold", MODEL_TAG: name, FOLD_TAG: k, "n_train": len(train), "n_test": len(test),
-            "test_groups": ",".join(groups_test), "coco_pipe.model_kind": mcfg.kind,
-        })
+        groups_test = (
+            sorted(map(str, np.unique(data.groups[test]))) if data.groups is not None else []
+        )
+        run_id = tracker.start_child(
+            parent,
+            f"{name}/fold-{k}",
+            tags={
+                ROLE_TAG: "fold",
+                MODEL_TAG: name,
+                FOLD_TAG: k,
+                "n_train": len(train),
+                "n_test": len(test),
+                "test_groups": ",".join(groups_test),
+                "coco_pipe.model_kind": mcfg.kind,
+            },
+        )
         workdir = Path(tempfile.mkdtemp(prefix=f"coco-pipe-{name}-{k}-"))
         report = FoldReport()
         scores: dict[str, float] = {}
@@ -211,17 +269,30 @@ class Experiment:
                 from .tuning import tune_model
 
                 outcome = tune_model(
-                    name, mcfg, tuner.search_space[name], data=data, train_idx=train, tuning=tuner,
-                    metrics=metrics, task=cfg.task, tracker=tracker, fold_run_id=run_id,
-                    random_state=cfg.random_state + k, info=data.info,
+                    name,
+                    mcfg,
+                    tuner.search_space[name],
+                    data=data,
+                    train_idx=train,
+                    tuning=tuner,
+                    metrics=metrics,
+                    task=cfg.task,
+                    tracker=tracker,
+                    fold_run_id=run_id,
+                    random_state=cfg.random_state + k,
+                    info=data.info,
                 )
                 fold_cfg = outcome.best_config
                 report = report.merge(outcome.report)
                 est = build_estimator(fold_cfg, data.info, cfg.random_state)
             else:
                 est = clone(prototype)
-            fit_estimator(est, data.X[train], data.y[train],
-                          data.groups[train] if data.groups is not None else None)
+            fit_estimator(
+                est,
+                data.X[train],
+                data.y[train],
+                data.groups[train] if data.groups is not None else None,
+            )
             fit_seconds = time.perf_counter() - t0
             for step in iter_steps(est):
                 hook = getattr(step, "tracking_report", None)
@@ -236,25 +307,40 @@ class Experiment:
             params = {f"model.{key}": v for key, v in mcfg.flat_params().items()}
             params.update({"model.name": name, **report.params})
             tracker.log_batch(
-                run_id, params=params,
-                metrics={**scores, **report.metrics, "fit_seconds": fit_seconds,
-                         "predict_seconds": time.perf_counter() - t0 - fit_seconds},
-                tags=report.tags, step_metrics=report.step_metrics,
+                run_id,
+                params=params,
+                metrics={
+                    **scores,
+                    **report.metrics,
+                    "fit_seconds": fit_seconds,
+                    "predict_seconds": time.perf_counter() - t0 - fit_seconds,
+                },
+                tags=report.tags,
+                step_metrics=report.step_metrics,
             )
             if cfg.tracking.log_predictions:
                 tracker.log_table(run_id, preds, "predictions/predictions.csv")
             for artifact_type, path in report.artifacts:
-                tracker.log_artifact(run_id, path, artifact_type if not Path(path).is_dir()
-                                     else f"{artifact_type}/{Path(path).name}")
+                tracker.log_artifact(
+                    run_id,
+                    path,
+                    artifact_type
+                    if not Path(path).is_dir()
+                    else f"{artifact_type}/{Path(path).name}",
+                )
             tracker.end(run_id, "FINISHED")
         except Exception as exc:  # one failing fold does not stop the experiment
             failed = True
             msg = f"{type(exc).__name__}: {exc}"
             logger.warning("model %r fold %d failed: %s", name, k, msg)
             try:
-                tracker.log_batch(run_id, params={"model.name": name, **report.params},
-                                  metrics=report.metrics, step_metrics=report.step_metrics,
-                                  tags={**report.tags, "coco_pipe.failure": msg[:5000]})
+                tracker.log_batch(
+                    run_id,
+                    params={"model.name": name, **report.params},
+                    metrics=report.metrics,
+                    step_metrics=report.step_metrics,
+                    tags={**report.tags, "coco_pipe.failure": msg[:5000]},
+                )
                 tracker.log_text(run_id, traceback.format_exc(), "diagnostics/traceback.txt")
                 for artifact_type, path in report.artifacts:
                     if artifact_type in ("diagnostics", "training_history", "model_card"):
@@ -269,7 +355,9 @@ class Experiment:
         cfg = self.config
         rows = [
             {"Model": o.model, "Fold": o.fold, "Metric": m, "Value": v}
-            for o in outcomes if not o.failed for m, v in o.scores.items()
+            for o in outcomes
+            if not o.failed
+            for m, v in o.scores.items()
         ]
         scores = pd.DataFrame(rows, columns=["Model", "Fold", "Metric", "Value"])
         agg: dict[str, float] = {}
@@ -278,7 +366,9 @@ class Experiment:
             agg[f"{model}.{metric}.mean"] = float(np.nanmean(vals)) if len(vals) else float("nan")
             agg[f"{model}.{metric}.std"] = float(np.nanstd(vals)) if len(vals) else float("nan")
         for model in models:
-            agg[f"{model}.n_failed_folds"] = float(sum(o.failed for o in outcomes if o.model == model))
+            agg[f"{model}.n_failed_folds"] = float(
+                sum(o.failed for o in outcomes if o.model == model)
+            )
         agg.update(parent_report.parent_metrics)
         tracker.log_batch(parent, metrics=agg)
         with tempfile.TemporaryDirectory() as tmp:
@@ -309,8 +399,14 @@ class Experiment:
         n_train = int(np.mean([len(tr) for tr, _ in splits]))
         n_test = int(np.mean([len(te) for _, te in splits]))
         main = metrics[0].name
-        table = pairwise_comparisons(scores, main, n_train=n_train, n_test=n_test,
-                                     test=cfg.chance.comparison_test, alpha=cfg.chance.alpha)
+        table = pairwise_comparisons(
+            scores,
+            main,
+            n_train=n_train,
+            n_test=n_test,
+            test=cfg.chance.comparison_test,
+            alpha=cfg.chance.alpha,
+        )
         tracker.log_table(parent, table, "statistics/pairwise.csv")
         if cfg.chance.n_permutations > 0:
             from .stats import permutation_test
@@ -320,15 +416,25 @@ class Experiment:
             best = means.idxmax() if metrics[0].greater_is_better else means.idxmin()
             mcfg = models[best]
             res = permutation_test(
-                lambda: build_estimator(mcfg, data.info, cfg.random_state), data.X, data.y, data.groups,
-                splits, lambda yt, yp: metrics[0].func(yt, yp, None), cfg.chance.n_permutations,
+                lambda: build_estimator(mcfg, data.info, cfg.random_state),
+                data.X,
+                data.y,
+                data.groups,
+                splits,
+                lambda yt, yp: metrics[0].func(yt, yp, None),
+                cfg.chance.n_permutations,
                 cfg.random_state,
             )
-            tracker.log_batch(parent, metrics={"permutation.p_value": res["p_value"],
-                                               "permutation.score": res["score"]},
-                              tags={"permutation.model": best, "permutation.metric": main})
-            tracker.log_table(parent, pd.DataFrame({"null_score": res["null_scores"]}),
-                              "statistics/permutation_null.csv")
+            tracker.log_batch(
+                parent,
+                metrics={"permutation.p_value": res["p_value"], "permutation.score": res["score"]},
+                tags={"permutation.model": best, "permutation.metric": main},
+            )
+            tracker.log_table(
+                parent,
+                pd.DataFrame({"null_score": res["null_scores"]}),
+                "statistics/permutation_null.csv",
+            )
 
     def _log_plots(self, tracker, parent, outcomes, scores, metrics, tmp):
         from ..reporting import plots
@@ -338,23 +444,40 @@ class Experiment:
         if not scores.empty:
             chance = None
             if CHANCE_MODEL in set(scores["Model"]):
-                chance = float(scores[(scores.Model == CHANCE_MODEL) & (scores.Metric == main)]["Value"].mean())
-            tracker.log_artifact(parent, plots.plot_fold_scores(scores, main, tmp / f"fold_scores_{main}.png",
-                                                                 chance=chance), "plots")
+                chance = float(
+                    scores[(scores.Model == CHANCE_MODEL) & (scores.Metric == main)]["Value"].mean()
+                )
+            tracker.log_artifact(
+                parent,
+                plots.plot_fold_scores(
+                    scores, main, tmp / f"fold_scores_{main}.png", chance=chance
+                ),
+                "plots",
+            )
         if cfg.task != "classification":
             return
         for model in dict.fromkeys(o.model for o in outcomes):
-            frames = [o.predictions for o in outcomes if o.model == model and o.predictions is not None]
+            frames = [
+                o.predictions for o in outcomes if o.model == model and o.predictions is not None
+            ]
             if not frames:
                 continue
             preds = pd.concat(frames, ignore_index=True)
-            tracker.log_artifact(parent, plots.plot_confusion_matrix(
-                preds, tmp / f"confusion_{model}.png", title=f"{model} (pooled over folds)"), "plots")
+            tracker.log_artifact(
+                parent,
+                plots.plot_confusion_matrix(
+                    preds, tmp / f"confusion_{model}.png", title=f"{model} (pooled over folds)"
+                ),
+                "plots",
+            )
             proba_cols = [c for c in preds.columns if c.startswith("proba_")]
             if len(proba_cols) == 2:
-                positive = proba_cols[1][len("proba_"):]
-                tracker.log_artifact(parent, plots.plot_roc_curve(
-                    preds, tmp / f"roc_{model}.png", positive_label=positive), "plots")
+                positive = proba_cols[1][len("proba_") :]
+                tracker.log_artifact(
+                    parent,
+                    plots.plot_roc_curve(preds, tmp / f"roc_{model}.png", positive_label=positive),
+                    "plots",
+                )
 
 
 class _ControlledFailure(RuntimeError):
@@ -379,10 +502,15 @@ def _scores(est, X, task):
 
 
 def _prediction_table(name, k, test, data: EpochsData, y_pred, y_score, classes) -> pd.DataFrame:
-    table = pd.DataFrame({
-        "Model": name, "Fold": k, "SampleIndex": test,
-        "y_true": data.y[test], "y_pred": y_pred,
-    })
+    table = pd.DataFrame(
+        {
+            "Model": name,
+            "Fold": k,
+            "SampleIndex": test,
+            "y_true": data.y[test],
+            "y_pred": y_pred,
+        }
+    )
     if data.groups is not None:
         table["Group"] = data.groups[test]
     if y_score is not None and classes is not None:

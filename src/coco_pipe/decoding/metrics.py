@@ -35,19 +35,53 @@ def _roc_auc(y_true, y_pred, y_score) -> float:
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in [
-        Metric("balanced_accuracy", "classification", False, True,
-               lambda t, p, s: float(skm.balanced_accuracy_score(t, p))),
-        Metric("accuracy", "classification", False, True, lambda t, p, s: float(skm.accuracy_score(t, p))),
+        Metric(
+            "balanced_accuracy",
+            "classification",
+            False,
+            True,
+            lambda t, p, s: float(skm.balanced_accuracy_score(t, p)),
+        ),
+        Metric(
+            "accuracy",
+            "classification",
+            False,
+            True,
+            lambda t, p, s: float(skm.accuracy_score(t, p)),
+        ),
         Metric("roc_auc", "classification", True, True, _roc_auc),
-        Metric("f1_macro", "classification", False, True,
-               lambda t, p, s: float(skm.f1_score(t, p, average="macro"))),
-        Metric("cohen_kappa", "classification", False, True, lambda t, p, s: float(skm.cohen_kappa_score(t, p))),
+        Metric(
+            "f1_macro",
+            "classification",
+            False,
+            True,
+            lambda t, p, s: float(skm.f1_score(t, p, average="macro")),
+        ),
+        Metric(
+            "cohen_kappa",
+            "classification",
+            False,
+            True,
+            lambda t, p, s: float(skm.cohen_kappa_score(t, p)),
+        ),
         Metric("r2", "regression", False, True, lambda t, p, s: float(skm.r2_score(t, p))),
-        Metric("mae", "regression", False, False, lambda t, p, s: float(skm.mean_absolute_error(t, p))),
-        Metric("rmse", "regression", False, False,
-               lambda t, p, s: float(np.sqrt(skm.mean_squared_error(t, p)))),
-        Metric("pearson_r", "regression", False, True,
-               lambda t, p, s: float(np.corrcoef(np.asarray(t, float), np.asarray(p, float))[0, 1])),
+        Metric(
+            "mae", "regression", False, False, lambda t, p, s: float(skm.mean_absolute_error(t, p))
+        ),
+        Metric(
+            "rmse",
+            "regression",
+            False,
+            False,
+            lambda t, p, s: float(np.sqrt(skm.mean_squared_error(t, p))),
+        ),
+        Metric(
+            "pearson_r",
+            "regression",
+            False,
+            True,
+            lambda t, p, s: float(np.corrcoef(np.asarray(t, float), np.asarray(p, float))[0, 1]),
+        ),
     ]
 }
 
@@ -66,7 +100,9 @@ def resolve_metrics(names: list[str], task: str) -> list[Metric]:
         if name not in METRICS:
             close = difflib.get_close_matches(name, list(METRICS), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise ValueError(f"unknown metric {name!r} in metrics{hint} (known: {', '.join(METRICS)})")
+            raise ValueError(
+                f"unknown metric {name!r} in metrics{hint} (known: {', '.join(METRICS)})"
+            )
         metric = METRICS[name]
         if metric.task != task:
             raise ValueError(f"metric {name!r} is a {metric.task} metric, but task={task!r}")

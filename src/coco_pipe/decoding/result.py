@@ -33,7 +33,8 @@ class ExperimentResult:
         self.run_id: str = parent_run.info.run_id
         self.tracking_uri: str = store.tracking_uri
         self._fold_runs = sorted(
-            fold_runs, key=lambda r: (r.data.tags.get(MODEL_TAG, ""), int(r.data.tags.get(FOLD_TAG, -1)))
+            fold_runs,
+            key=lambda r: (r.data.tags.get(MODEL_TAG, ""), int(r.data.tags.get(FOLD_TAG, -1))),
         )
         tags = parent_run.data.tags
         self.models: list[str] = [m for m in tags.get("coco_pipe.models", "").split(",") if m]
@@ -57,14 +58,31 @@ class ExperimentResult:
         rows = []
         for r in self._fold_runs:
             model, fold = self._fold_key(r)
-            rows.append({
-                "Model": model, "Fold": fold, "RunId": r.info.run_id, "Status": r.info.status,
-                "n_train": int(r.data.tags.get("n_train", 0)), "n_test": int(r.data.tags.get("n_test", 0)),
-                "TestGroups": r.data.tags.get("test_groups", ""),
-                "Failure": r.data.tags.get("coco_pipe.failure", ""),
-            })
-        return pd.DataFrame(rows, columns=["Model", "Fold", "RunId", "Status", "n_train", "n_test",
-                                           "TestGroups", "Failure"])
+            rows.append(
+                {
+                    "Model": model,
+                    "Fold": fold,
+                    "RunId": r.info.run_id,
+                    "Status": r.info.status,
+                    "n_train": int(r.data.tags.get("n_train", 0)),
+                    "n_test": int(r.data.tags.get("n_test", 0)),
+                    "TestGroups": r.data.tags.get("test_groups", ""),
+                    "Failure": r.data.tags.get("coco_pipe.failure", ""),
+                }
+            )
+        return pd.DataFrame(
+            rows,
+            columns=[
+                "Model",
+                "Fold",
+                "RunId",
+                "Status",
+                "n_train",
+                "n_test",
+                "TestGroups",
+                "Failure",
+            ],
+        )
 
     def get_detailed_scores(self) -> pd.DataFrame:
         """Per-fold scores: columns Model, Fold, Metric, Value (successful folds only)."""
@@ -75,8 +93,14 @@ class ExperimentResult:
             model, fold = self._fold_key(r)
             for metric in self.metrics:
                 if metric in r.data.metrics:
-                    rows.append({"Model": model, "Fold": fold, "Metric": metric,
-                                 "Value": float(r.data.metrics[metric])})
+                    rows.append(
+                        {
+                            "Model": model,
+                            "Fold": fold,
+                            "Metric": metric,
+                            "Value": float(r.data.metrics[metric]),
+                        }
+                    )
         return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
     def summary(self) -> pd.DataFrame:
@@ -90,15 +114,23 @@ class ExperimentResult:
             n_failed = int((folds[(folds.Model == model)].Status == "FAILED").sum())
             n_ok = int((folds[(folds.Model == model)].Status == "FINISHED").sum())
             for metric in self.metrics:
-                vals = scores[(scores.Model == model) & (scores.Metric == metric)]["Value"].to_numpy(float)
-                rows.append({
-                    "Model": model, "Metric": metric,
-                    "Mean": float(np.nanmean(vals)) if len(vals) else np.nan,
-                    "Std": float(np.nanstd(vals)) if len(vals) else np.nan,
-                    "n_folds": n_ok, "n_failed": n_failed,
-                    "Status": "failed" if n_ok == 0 else ("partial" if n_failed else "ok"),
-                })
-        table = pd.DataFrame(rows, columns=["Model", "Metric", "Mean", "Std", "n_folds", "n_failed", "Status"])
+                vals = scores[(scores.Model == model) & (scores.Metric == metric)][
+                    "Value"
+                ].to_numpy(float)
+                rows.append(
+                    {
+                        "Model": model,
+                        "Metric": metric,
+                        "Mean": float(np.nanmean(vals)) if len(vals) else np.nan,
+                        "Std": float(np.nanstd(vals)) if len(vals) else np.nan,
+                        "n_folds": n_ok,
+                        "n_failed": n_failed,
+                        "Status": "failed" if n_ok == 0 else ("partial" if n_failed else "ok"),
+                    }
+                )
+        table = pd.DataFrame(
+            rows, columns=["Model", "Metric", "Mean", "Std", "n_folds", "n_failed", "Status"]
+        )
         if table.empty:
             return table
         ranks = []
@@ -131,10 +163,15 @@ class ExperimentResult:
             table["permutation_p"] = np.where(
                 (table.Model == self.parent_run.data.tags.get("permutation.model"))
                 & (table.Metric == self.parent_run.data.tags.get("permutation.metric")),
-                perm_p, np.nan,
+                perm_p,
+                np.nan,
             )
-        return table.sort_values(["Metric", "Rank"], key=lambda s: s.map(
-            {m: i for i, m in enumerate(self.metrics)}) if s.name == "Metric" else s).reset_index(drop=True)
+        return table.sort_values(
+            ["Metric", "Rank"],
+            key=lambda s: (
+                s.map({m: i for i, m in enumerate(self.metrics)}) if s.name == "Metric" else s
+            ),
+        ).reset_index(drop=True)
 
     def get_pairwise_tests(self) -> pd.DataFrame:
         """The pairwise model comparison table logged on the parent run (may be empty)."""
@@ -151,12 +188,15 @@ class ExperimentResult:
                 if r.info.status != "FINISHED":
                     continue
                 try:
-                    frames.append(self._store.read_table(r.info.run_id, "predictions/predictions.csv"))
+                    frames.append(
+                        self._store.read_table(r.info.run_id, "predictions/predictions.csv")
+                    )
                 except Exception:
                     continue
             self._predictions = (
-                pd.concat(frames, ignore_index=True) if frames else
-                pd.DataFrame(columns=["Model", "Fold", "SampleIndex", "y_true", "y_pred"])
+                pd.concat(frames, ignore_index=True)
+                if frames
+                else pd.DataFrame(columns=["Model", "Fold", "SampleIndex", "y_true", "y_pred"])
             )
         return self._predictions.copy()
 
@@ -172,15 +212,27 @@ class ExperimentResult:
             model, fold = self._fold_key(r)
             for path in self._store.list_artifacts(r.info.run_id, artifact_type):
                 kind = path.split("/", 1)[0]
-                rows.append({"Model": model, "Fold": fold, "ArtifactType": kind, "ArtifactKey": path,
-                             "ArtifactValue": self._store.artifact_uri(r, path)})
+                rows.append(
+                    {
+                        "Model": model,
+                        "Fold": fold,
+                        "ArtifactType": kind,
+                        "ArtifactKey": path,
+                        "ArtifactValue": self._store.artifact_uri(r, path),
+                    }
+                )
         return pd.DataFrame(rows, columns=ARTIFACT_COLUMNS)
 
     def get_parent_artifacts(self, artifact_type: str | None = None) -> pd.DataFrame:
         """Artifacts of the parent run (plots, statistics, config, cache manifest)."""
-        rows = [{"ArtifactType": p.split("/", 1)[0], "ArtifactKey": p,
-                 "ArtifactValue": self._store.artifact_uri(self.parent_run, p)}
-                for p in self._store.list_artifacts(self.run_id, artifact_type)]
+        rows = [
+            {
+                "ArtifactType": p.split("/", 1)[0],
+                "ArtifactKey": p,
+                "ArtifactValue": self._store.artifact_uri(self.parent_run, p),
+            }
+            for p in self._store.list_artifacts(self.run_id, artifact_type)
+        ]
         return pd.DataFrame(rows, columns=["ArtifactType", "ArtifactKey", "ArtifactValue"])
 
     def download_artifact(self, run_id: str, path: str) -> Path:
@@ -188,5 +240,7 @@ class ExperimentResult:
         return self._store.download(run_id, path)
 
     def __repr__(self) -> str:
-        return (f"ExperimentResult(run_id={self.run_id!r}, models={self.models}, "
-                f"folds={len(self._fold_runs)}, tracking_uri={self.tracking_uri!r})")
+        return (
+            f"ExperimentResult(run_id={self.run_id!r}, models={self.models}, "
+            f"folds={len(self._fold_runs)}, tracking_uri={self.tracking_uri!r})"
+        )

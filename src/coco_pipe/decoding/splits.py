@@ -48,7 +48,9 @@ def make_splits(cv, data: EpochsData, random_state: int) -> list[tuple[np.ndarra
         strategy = "group_kfold"
     grouped = "group" in strategy
     if grouped and data.groups is None:
-        raise ValueError(f"cv.strategy={cv.strategy!r} needs groups: set cv.group_key and pass sample_metadata")
+        raise ValueError(
+            f"cv.strategy={cv.strategy!r} needs groups: set cv.group_key and pass sample_metadata"
+        )
     if grouped:
         n_groups = len(np.unique(data.groups))
         if strategy != "leave_one_group_out" and n_groups < cv.n_splits:
@@ -94,7 +96,9 @@ def inner_splits(
         n_groups = len(np.unique(groups))
         k = min(n_splits, n_groups)
         if k < 2:
-            raise ValueError(f"inner CV needs at least 2 groups in the training partition, got {n_groups}")
+            raise ValueError(
+                f"inner CV needs at least 2 groups in the training partition, got {n_groups}"
+            )
         if task == "classification":
             splitter = ms.StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=random_state)
         else:

@@ -23,8 +23,24 @@ from .neural import (
 from .tuning import ParamSpec, TuningConfig
 
 __all__ = [
-    "StrictConfig", "DataConfig", "flatten_dict", "ChanceConfig", "ClassicalModelConfig", "CVConfig",
-    "ExperimentConfig", "ModelConfig", "TrackingConfig", "FoundationEmbeddingModelConfig",
-    "FrozenBackboneDecoderConfig", "CheckpointConfig", "DeviceConfig", "HeadConfig", "LoRAConfig",
-    "NeuralFineTuneConfig", "OptimConfig", "QuantizationConfig", "ParamSpec", "TuningConfig",
+    "StrictConfig",
+    "DataConfig",
+    "flatten_dict",
+    "ChanceConfig",
+    "ClassicalModelConfig",
+    "CVConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "TrackingConfig",
+    "FoundationEmbeddingModelConfig",
+    "FrozenBackboneDecoderConfig",
+    "CheckpointConfig",
+    "DeviceConfig",
+    "HeadConfig",
+    "LoRAConfig",
+    "NeuralFineTuneConfig",
+    "OptimConfig",
+    "QuantizationConfig",
+    "ParamSpec",
+    "TuningConfig",
 ]

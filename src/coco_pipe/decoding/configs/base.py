@@ -31,7 +31,9 @@ class StrictConfig(BaseModel):
             raise FileNotFoundError(f"config file {str(path)!r} does not exist")
         data = yaml.safe_load(path.read_text()) or {}
         if not isinstance(data, dict):
-            raise ValueError(f"config file {str(path)!r} must hold a mapping, got {type(data).__name__}")
+            raise ValueError(
+                f"config file {str(path)!r} must hold a mapping, got {type(data).__name__}"
+            )
         return cls.model_validate(data)
 
     def to_yaml(self, path: str | Path | None = None) -> str:

@@ -23,9 +23,15 @@ class ClassicalModelConfig(StrictConfig):
     """
 
     kind: Literal["classical"] = "classical"
-    estimator: str = Field("LogisticRegression", description="Registry name, e.g. LogisticRegression, SVC, CSP_LDA.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters of the estimator.")
-    scale: bool = Field(True, description="Standardize vectorized features (fit on the training partition only).")
+    estimator: str = Field(
+        "LogisticRegression", description="Registry name, e.g. LogisticRegression, SVC, CSP_LDA."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Constructor parameters of the estimator."
+    )
+    scale: bool = Field(
+        True, description="Standardize vectorized features (fit on the training partition only)."
+    )
 
     @model_validator(mode="after")
     def _known_estimator_and_params(self) -> ClassicalModelConfig:

@@ -28,21 +28,31 @@ class CVConfig(StrictConfig):
     """
 
     strategy: CVStrategy = Field(
-        "stratified", description="Splitter: stratified, kfold, group_kfold, "
-        "stratified_group_kfold or leave_one_group_out."
+        "stratified",
+        description="Splitter: stratified, kfold, group_kfold, "
+        "stratified_group_kfold or leave_one_group_out.",
     )
-    n_splits: int = Field(5, ge=2, description="Number of outer folds (ignored by leave_one_group_out).")
+    n_splits: int = Field(
+        5, ge=2, description="Number of outer folds (ignored by leave_one_group_out)."
+    )
     group_key: str | None = Field(
-        None, description="Column of sample_metadata holding the groups (e.g. 'Subject'). "
-        "Required by the group strategies; also groups validation splits and inner CV."
+        None,
+        description="Column of sample_metadata holding the groups (e.g. 'Subject'). "
+        "Required by the group strategies; also groups validation splits and inner CV.",
     )
-    shuffle: bool = Field(True, description="Shuffle before splitting (where the splitter supports it).")
-    random_state: int | None = Field(None, description="Seed of the splitter; None uses the experiment's random_state.")
+    shuffle: bool = Field(
+        True, description="Shuffle before splitting (where the splitter supports it)."
+    )
+    random_state: int | None = Field(
+        None, description="Seed of the splitter; None uses the experiment's random_state."
+    )
 
     @model_validator(mode="after")
     def _group_key_for_group_strategies(self) -> CVConfig:
         if "group" in self.strategy and not self.group_key:
-            raise ValueError(f"cv.group_key is required for strategy={self.strategy!r} (e.g. 'Subject')")
+            raise ValueError(
+                f"cv.group_key is required for strategy={self.strategy!r} (e.g. 'Subject')"
+            )
         return self
 
 
@@ -50,14 +60,19 @@ class TrackingConfig(StrictConfig):
     """Where and under which names runs are recorded in MLflow."""
 
     tracking_uri: str | None = Field(
-        None, description="MLflow tracking URI. None: $MLFLOW_TRACKING_URI, else "
-        "'sqlite:///mlruns.db' with artifacts in ./mlartifacts."
+        None,
+        description="MLflow tracking URI. None: $MLFLOW_TRACKING_URI, else "
+        "'sqlite:///mlruns.db' with artifacts in ./mlartifacts.",
     )
     experiment_name: str = Field("coco-pipe", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="Name of the parent run (default: generated).")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on the parent run.")
-    log_predictions: bool = Field(True, description="Log each fold's predictions as a table artifact.")
-    log_plots: bool = Field(True, description="Log PNG plots (confusion matrices, fold scores, ROC, learning curves).")
+    log_predictions: bool = Field(
+        True, description="Log each fold's predictions as a table artifact."
+    )
+    log_plots: bool = Field(
+        True, description="Log PNG plots (confusion matrices, fold scores, ROC, learning curves)."
+    )
 
 
 def _model_kind(value: Any) -> str:
@@ -83,11 +98,14 @@ ModelConfig = Annotated[
 class ChanceConfig(StrictConfig):
     """Chance level and significance reported beside the models."""
 
-    dummy: bool = Field(True, description="Add a DummyClassifier / DummyRegressor as the chance model 'chance'.")
+    dummy: bool = Field(
+        True, description="Add a DummyClassifier / DummyRegressor as the chance model 'chance'."
+    )
     n_permutations: int = Field(0, ge=0, description="Permutation test of the best model (0: off).")
     comparison_test: Literal["corrected_ttest", "wilcoxon"] = Field(
-        "corrected_ttest", description="Pairwise test across folds in summary(): Nadeau-Bengio corrected "
-        "resampled t-test (default) or Wilcoxon signed-rank."
+        "corrected_ttest",
+        description="Pairwise test across folds in summary(): Nadeau-Bengio corrected "
+        "resampled t-test (default) or Wilcoxon signed-rank.",
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="Significance level of the pairwise tests.")
 
@@ -106,18 +124,27 @@ class ExperimentConfig(StrictConfig):
     ['balanced_accuracy', 'accuracy', 'roc_auc', 'f1_macro']
     """
 
-    task: Literal["classification", "regression"] = Field("classification", description="Target type.")
+    task: Literal["classification", "regression"] = Field(
+        "classification", description="Target type."
+    )
     models: dict[str, ModelConfig] = Field(..., description="Model name -> model config.")
     metrics: list[str] | None = Field(None, description="Metric names; default per task.")
     cv: CVConfig = Field(default_factory=CVConfig, description="Outer cross-validation.")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="MLflow tracking.")
-    tuning: TuningConfig = Field(default_factory=TuningConfig, description="Optuna tuning inside folds.")
-    chance: ChanceConfig = Field(default_factory=ChanceConfig, description="Chance level and tests.")
-    data: DataConfig | None = Field(None, description="Data for the command line (coco-pipe run / mlflow run).")
+    tuning: TuningConfig = Field(
+        default_factory=TuningConfig, description="Optuna tuning inside folds."
+    )
+    chance: ChanceConfig = Field(
+        default_factory=ChanceConfig, description="Chance level and tests."
+    )
+    data: DataConfig | None = Field(
+        None, description="Data for the command line (coco-pipe run / mlflow run)."
+    )
     random_state: int = Field(42, description="Seed for splits, estimators and training.")
     on_error: Literal["continue", "raise"] = Field(
-        "continue", description="A fold that fails is recorded as FAILED and the others go on ('continue'), "
-        "or the error propagates ('raise')."
+        "continue",
+        description="A fold that fails is recorded as FAILED and the others go on ('continue'), "
+        "or the error propagates ('raise').",
     )
     verbose: bool = Field(True, description="Progress bars and info logging.")
 
@@ -128,7 +155,9 @@ class ExperimentConfig(StrictConfig):
             raise ValueError("models must name at least one model")
         for name in v:
             if not name or any(c in name for c in "/ .:"):
-                raise ValueError(f"model name {name!r} must be non-empty and contain no '/', ' ', '.' or ':'")
+                raise ValueError(
+                    f"model name {name!r} must be non-empty and contain no '/', ' ', '.' or ':'"
+                )
         return v
 
     @model_validator(mode="after")

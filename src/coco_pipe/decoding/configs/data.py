@@ -20,11 +20,15 @@ class DataConfig(StrictConfig):
       ``ch_names``, and a CSV of metadata at ``metadata_path``.
     """
 
-    source: Literal["synthetic", "epochs", "arrays"] = Field("synthetic", description="Data source.")
+    source: Literal["synthetic", "epochs", "arrays"] = Field(
+        "synthetic", description="Data source."
+    )
     path: str | None = Field(None, description="File for source=epochs (.fif) or arrays (.npz).")
     metadata_path: str | None = Field(None, description="CSV metadata for source=arrays.")
     y_column: str | None = Field(None, description="Metadata column holding the targets.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Arguments of make_motor_imagery.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Arguments of make_motor_imagery."
+    )
 
     @model_validator(mode="after")
     def _path_for_files(self) -> DataConfig:

@@ -28,24 +28,39 @@ class FoundationEmbeddingModelConfig(StrictConfig):
     'mean'
     """
 
-    backend: Literal["braindecode", "hugging_face"] = Field("braindecode", description="Loader backend.")
-    model_key: str = Field(..., description="Row of ESTIMATOR_SPECS (see list_foundation_models()).")
+    backend: Literal["braindecode", "hugging_face"] = Field(
+        "braindecode", description="Loader backend."
+    )
+    model_key: str = Field(
+        ..., description="Row of ESTIMATOR_SPECS (see list_foundation_models())."
+    )
     weights: str = Field(
         "pretrained",
         description="'pretrained' (the spec's hub repository, through the HF cache), 'random' "
         "(random init, warned and tagged), another hub repo id, a local save_pretrained "
         "directory, or a .safetensors / .pt state-dict file.",
     )
-    revision: str | None = Field(None, description="Hub revision (branch, tag or commit) for hub weights.")
-    pooling: Literal["mean", "cls", "flatten"] = Field("mean", description="How token features become one vector.")
-    cache_embeddings: bool = Field(False, description="Store embeddings in the content-addressed cache.")
-    cache_dir: str | None = Field(None, description="Cache directory (default: per-user cache dir).")
+    revision: str | None = Field(
+        None, description="Hub revision (branch, tag or commit) for hub weights."
+    )
+    pooling: Literal["mean", "cls", "flatten"] = Field(
+        "mean", description="How token features become one vector."
+    )
+    cache_embeddings: bool = Field(
+        False, description="Store embeddings in the content-addressed cache."
+    )
+    cache_dir: str | None = Field(
+        None, description="Cache directory (default: per-user cache dir)."
+    )
     batch_size: int = Field(32, ge=1, description="Windows per forward batch.")
     device: str = Field("auto", description="'auto' (CUDA when present), 'cpu' or 'cuda[:N]'.")
     model_kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="Extra constructor arguments of the architecture (e.g. smaller sizes)."
+        default_factory=dict,
+        description="Extra constructor arguments of the architecture (e.g. smaller sizes).",
     )
-    trust_remote_code: bool = Field(False, description="hugging_face backend: allow remote code checkpoints.")
+    trust_remote_code: bool = Field(
+        False, description="hugging_face backend: allow remote code checkpoints."
+    )
 
     @field_validator("model_key")
     @classmethod
@@ -70,4 +85,3 @@ class FrozenBackboneDecoderConfig(StrictConfig):
     kind: Literal["frozen_backbone"] = "frozen_backbone"
     backbone: FoundationEmbeddingModelConfig = Field(..., description="The frozen backbone.")
     head: ClassicalModelConfig = Field(..., description="Classical head fit on the embeddings.")
-

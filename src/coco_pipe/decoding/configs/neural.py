@@ -42,21 +42,29 @@ class QuantizationConfig(StrictConfig):
     load_in_4bit: bool = Field(True, description="4-bit weights.")
     quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type.")
     double_quant: bool = Field(True, description="Quantise the quantisation constants too.")
-    compute_dtype: Literal["float32", "bfloat16", "float16"] = Field("bfloat16", description="Compute dtype.")
+    compute_dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "bfloat16", description="Compute dtype."
+    )
 
 
 class DeviceConfig(StrictConfig):
     """Device placement and precision (Accelerate)."""
 
-    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="'auto' uses CUDA when present.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="'auto' uses CUDA when present."
+    )
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Mixed precision mode.")
 
 
 class CheckpointConfig(StrictConfig):
     """What to keep of the trained model."""
 
-    save: Literal["best", "last", "none"] = Field("best", description="Keep the best, the last, or no checkpoint.")
-    monitor: str = Field("val_loss", description="Quantity that defines 'best' (val_loss or val_<metric>).")
+    save: Literal["best", "last", "none"] = Field(
+        "best", description="Keep the best, the last, or no checkpoint."
+    )
+    monitor: str = Field(
+        "val_loss", description="Quantity that defines 'best' (val_loss or val_<metric>)."
+    )
 
 
 class HeadConfig(StrictConfig):
@@ -74,10 +82,14 @@ class OptimConfig(StrictConfig):
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     epochs: int = Field(20, ge=1, description="Maximum epochs.")
     batch_size: int = Field(32, ge=1, description="Training batch size.")
-    scheduler: Literal["cosine", "constant", "linear"] = Field("cosine", description="LR schedule after warmup.")
+    scheduler: Literal["cosine", "constant", "linear"] = Field(
+        "cosine", description="LR schedule after warmup."
+    )
     warmup_epochs: float = Field(0.0, ge=0, description="Linear warmup length in epochs.")
     grad_clip: float | None = Field(1.0, description="Max gradient norm (None: no clipping).")
-    layer_decay: float | None = Field(None, description="Layer-wise lr decay for full fine-tuning (e.g. 0.75).")
+    layer_decay: float | None = Field(
+        None, description="Layer-wise lr decay for full fine-tuning (e.g. 0.75)."
+    )
 
 
 class NeuralFineTuneConfig(StrictConfig):
@@ -92,35 +104,68 @@ class NeuralFineTuneConfig(StrictConfig):
     """
 
     kind: Literal["neural"] = "neural"
-    backend: Literal["braindecode", "hugging_face"] = Field("braindecode", description="Loader backend.")
-    model_key: str = Field(..., description="Foundation model key (ESTIMATOR_SPECS) or a scratch network "
-                           "(eegnet, shallow_fbcsp, deep4, eegconformer).")
-    weights: str = Field("pretrained", description="As FoundationEmbeddingModelConfig.weights; scratch nets use 'random'.")
+    backend: Literal["braindecode", "hugging_face"] = Field(
+        "braindecode", description="Loader backend."
+    )
+    model_key: str = Field(
+        ...,
+        description="Foundation model key (ESTIMATOR_SPECS) or a scratch network "
+        "(eegnet, shallow_fbcsp, deep4, eegconformer).",
+    )
+    weights: str = Field(
+        "pretrained",
+        description="As FoundationEmbeddingModelConfig.weights; scratch nets use 'random'.",
+    )
     revision: str | None = Field(None, description="Hub revision.")
     input_kind: Literal["epoched"] = Field("epoched", description="Input layout: epoched windows.")
-    train_mode: Literal["frozen", "full", "lora", "qlora"] = Field("frozen", description="What is trained.")
-    pooling: Literal["mean", "cls", "flatten"] = Field("mean", description="Feature pooling before the head.")
+    train_mode: Literal["frozen", "full", "lora", "qlora"] = Field(
+        "frozen", description="What is trained."
+    )
+    pooling: Literal["mean", "cls", "flatten"] = Field(
+        "mean", description="Feature pooling before the head."
+    )
     head: HeadConfig = Field(default_factory=HeadConfig, description="Trainable head.")
     lora: LoRAConfig = Field(default_factory=LoRAConfig, description="LoRA settings (lora/qlora).")
-    quantization: QuantizationConfig = Field(default_factory=QuantizationConfig, description="4-bit base (qlora).")
+    quantization: QuantizationConfig = Field(
+        default_factory=QuantizationConfig, description="4-bit base (qlora)."
+    )
     device: DeviceConfig = Field(default_factory=DeviceConfig, description="Device and precision.")
-    checkpoints: CheckpointConfig = Field(default_factory=CheckpointConfig, description="Checkpoint policy.")
+    checkpoints: CheckpointConfig = Field(
+        default_factory=CheckpointConfig, description="Checkpoint policy."
+    )
     optim: OptimConfig = Field(default_factory=OptimConfig, description="Optimisation.")
-    early_stopping_patience: int | None = Field(5, description="Epochs without improvement before stopping.")
-    validation_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the training partition held out "
-                                       "for early stopping (grouped by subject when the CV has a group key).")
-    cache_embeddings: bool = Field(True, description="frozen mode: train the head on cached embeddings.")
+    early_stopping_patience: int | None = Field(
+        5, description="Epochs without improvement before stopping."
+    )
+    validation_fraction: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="Share of the training partition held out "
+        "for early stopping (grouped by subject when the CV has a group key).",
+    )
+    cache_embeddings: bool = Field(
+        True, description="frozen mode: train the head on cached embeddings."
+    )
     cache_dir: str | None = Field(None, description="Embedding cache directory.")
-    seed: int | None = Field(None, description="Training seed (None: the experiment's random_state).")
-    model_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra architecture arguments.")
+    seed: int | None = Field(
+        None, description="Training seed (None: the experiment's random_state)."
+    )
+    model_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra architecture arguments."
+    )
     trust_remote_code: bool = Field(False, description="hugging_face backend: allow remote code.")
     scratch_sfreq: float | None = Field(
-        None, gt=0, description="Scratch networks only: rate (Hz) inputs are resampled to; None uses the "
+        None,
+        gt=0,
+        description="Scratch networks only: rate (Hz) inputs are resampled to; None uses the "
         "network's design rate (EEGNet 128 Hz; ShallowFBCSPNet, Deep4Net, EEGConformer 250 Hz); give "
         "the data's own rate to skip resampling.",
     )
     divergence_patience: int = Field(
-        10, ge=1, description="Consecutive non-finite training steps (NaN/Inf loss or gradient) after "
+        10,
+        ge=1,
+        description="Consecutive non-finite training steps (NaN/Inf loss or gradient) after "
         "which training stops and the fold is reported as failed (diverged).",
     )
 
@@ -172,5 +217,7 @@ class NeuralFineTuneConfig(StrictConfig):
                 f"got train_mode={self.train_mode!r}"
             )
         if self.quantization.enabled and not self.quantization.load_in_4bit:
-            raise ValueError("quantization.load_in_4bit=False: only 4-bit quantisation is supported")
+            raise ValueError(
+                "quantization.load_in_4bit=False: only 4-bit quantisation is supported"
+            )
         return self

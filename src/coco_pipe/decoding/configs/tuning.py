@@ -34,8 +34,9 @@ class ParamSpec(StrictConfig):
     high: float | None = Field(None, description="Upper bound (float/int), inclusive.")
     log: bool = Field(False, description="Sample on a log scale (float/int); excludes 'step'.")
     step: float | None = Field(
-        None, description="Step between values (float/int); excludes 'log'. Needed by the grid "
-        "sampler for floats (ints default to 1)."
+        None,
+        description="Step between values (float/int); excludes 'log'. Needed by the grid "
+        "sampler for floats (ints default to 1).",
     )
     choices: list[Any] | None = Field(None, description="Choices (categorical).")
 
@@ -51,7 +52,9 @@ class ParamSpec(StrictConfig):
                 )
             return self
         if self.choices is not None:
-            raise ValueError(f"{self.type} ParamSpec takes low/high, not 'choices' (use type='categorical')")
+            raise ValueError(
+                f"{self.type} ParamSpec takes low/high, not 'choices' (use type='categorical')"
+            )
         if self.low is None or self.high is None:
             raise ValueError(f"{self.type} ParamSpec needs 'low' and 'high'")
         if self.low > self.high:
@@ -59,7 +62,9 @@ class ParamSpec(StrictConfig):
         if self.log and self.low <= 0:
             raise ValueError(f"log-scale ParamSpec needs low > 0, got {self.low}")
         if self.log and self.step is not None:
-            raise ValueError("ParamSpec takes 'log' or 'step', not both (Optuna cannot sample both)")
+            raise ValueError(
+                "ParamSpec takes 'log' or 'step', not both (Optuna cannot sample both)"
+            )
         if self.step is not None and not self.step > 0:
             raise ValueError(f"ParamSpec step must be > 0, got {self.step}")
         if self.type == "int":
@@ -110,8 +115,10 @@ class TuningConfig(StrictConfig):
 
     enabled: bool = Field(False, description="Turn tuning on.")
     n_trials: int = Field(
-        20, ge=1, description="Trials per study, in total over all workers sharing the study "
-        "(complete, pruned or failed trials count)."
+        20,
+        ge=1,
+        description="Trials per study, in total over all workers sharing the study "
+        "(complete, pruned or failed trials count).",
     )
     timeout: float | None = Field(
         None, gt=0, description="Seconds one worker spends on one study (None: no limit)."
@@ -119,26 +126,46 @@ class TuningConfig(StrictConfig):
     sampler: Literal["tpe", "random", "grid"] = Field("tpe", description="Optuna sampler.")
     pruner: Literal["median", "hyperband", "none"] = Field("median", description="Optuna pruner.")
     n_startup_trials: int = Field(
-        5, ge=0, description="Trials completed before the median pruner prunes and before TPE "
-        "models the space (random sampling until then)."
+        5,
+        ge=0,
+        description="Trials completed before the median pruner prunes and before TPE "
+        "models the space (random sampling until then).",
     )
-    metric: str | None = Field(None, description="Metric to optimise (default: the experiment's first metric).")
-    direction: Literal["maximize", "minimize"] | None = Field(None, description="Default from the metric.")
-    inner_cv: int = Field(3, ge=2, description="Inner folds on the training partition (grouped like the outer CV).")
-    search_space: dict[str, dict[str, ParamSpec]] = Field(default_factory=dict, description="model -> param path -> spec.")
+    n_warmup_steps: int = Field(
+        0,
+        ge=0,
+        description="Reports a trial makes before the median pruner may stop it (classical: "
+        "inner folds; neural: epochs of the first inner fold).",
+    )
+    metric: str | None = Field(
+        None, description="Metric to optimise (default: the experiment's first metric)."
+    )
+    direction: Literal["maximize", "minimize"] | None = Field(
+        None, description="Default from the metric."
+    )
+    inner_cv: int = Field(
+        3, ge=2, description="Inner folds on the training partition (grouped like the outer CV)."
+    )
+    search_space: dict[str, dict[str, ParamSpec]] = Field(
+        default_factory=dict, description="model -> param path -> spec."
+    )
     storage: str | None = Field(
-        None, description="None: in memory; an Optuna storage URL (sqlite:///study.db, "
+        None,
+        description="None: in memory; an Optuna storage URL (sqlite:///study.db, "
         "postgresql://user@host/db) to share studies between worker processes. "
         "Environment variables ($VAR) are expanded when the study is opened, so passwords "
-        "need not sit in the config."
+        "need not sit in the config.",
     )
     study_name: str | None = Field(
-        None, description="Prefix of the study names (default: tracking.experiment_name); the "
-        "model name and fold are appended."
+        None,
+        description="Prefix of the study names (default: tracking.experiment_name); the "
+        "model name and fold are appended.",
     )
     wait_for_workers: float = Field(
-        600.0, ge=0, description="Shared storage only: after its last trial, seconds a worker waits "
-        "for trials still running in other workers before it picks the best parameters."
+        600.0,
+        ge=0,
+        description="Shared storage only: after its last trial, seconds a worker waits "
+        "for trials still running in other workers before it picks the best parameters.",
     )
 
     @model_validator(mode="after")
@@ -157,7 +184,9 @@ class TuningConfig(StrictConfig):
                     try:
                         size *= len(spec.grid_values())
                     except ValueError as exc:
-                        raise ValueError(f"tuning.search_space[{model!r}][{path!r}]: {exc}") from exc
+                        raise ValueError(
+                            f"tuning.search_space[{model!r}][{path!r}]: {exc}"
+                        ) from exc
                 if size > MAX_GRID_SIZE:
                     raise ValueError(
                         f"tuning.search_space[{model!r}] spans a grid of {size} points "

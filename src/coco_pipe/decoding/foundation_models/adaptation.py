@@ -1,0 +1,594 @@
+"""Input adaptation: from the user's epochs to what a foundation model was pretrained on.
+
+:func:`plan_adaptation` decides, from a spec row of
+:data:`~coco_pipe.decoding._specs.ESTIMATOR_SPECS` and what is known about the data
+(sfreq, channel names, shape), every step that turns a user window into a model
+input, and raises the clear input errors before any model is built:
+
+1. **channels** (``spec.channel_mode``): matched by name, case-insensitive, with the
+   10-20 aliases T3/T7, T4/T8, T5/P7, T6/P8 (and an ``EEG`` prefix or ``-REF`` /
+   ``-LE`` suffix stripped), then selected (``subset``), given 3-D positions from MNE's
+   ``standard_1005`` montage (``positions``, ``interpolated``) or turned into exact
+   bipolar derivations (``bipolar``); the result is one linear channel map;
+2. **resampling** to ``spec.sfreq``, anti-aliased (polyphase FIR,
+   :func:`scipy.signal.resample_poly`);
+3. **cropping** the trailing samples to the patch grid (``patch_size`` /
+   ``patch_stride``) and to ``max_times``;
+4. **amplitude**: inputs in volts are multiplied by ``spec.amplitude_scale`` and
+   normalized per window as in pretraining (``spec.normalization``).
+
+The plan is a frozen value: :meth:`AdaptationPlan.apply` runs it on arrays,
+:meth:`AdaptationPlan.as_params` gives the ``adapt.*`` params of a fold run and
+:meth:`AdaptationPlan.fingerprint_dict` the JSON-able part of the cache key.
+
+Examples
+--------
+>>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+>>> plan = plan_adaptation(ESTIMATOR_SPECS["cbramod"], sfreq=250.0, ch_names=None,
+...                        n_channels=4, n_times=1000)
+>>> plan.n_times, plan.sfreq
+(800, 200.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .._specs import FoundationModelSpec
+
+logger = logging.getLogger(__name__)
+
+#: Legacy 10-20 names and their 10-10 equivalents (both directions are tried).
+CHANNEL_ALIASES: dict[str, str] = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
+_ALIAS_BOTH = {**CHANNEL_ALIASES, **{v: k for k, v in CHANNEL_ALIASES.items()}}
+_SUPPORTED_NORMALIZATIONS = ("none", "zscore_clip", "minmax", "quantile95")
+_MONTAGE = "standard_1005"
+
+
+def normalize_channel_name(name: str) -> str:
+    """Upper-case a channel name and strip common decorations.
+
+    Examples
+    --------
+    >>> normalize_channel_name("EEG Fp1-REF")
+    'FP1'
+    """
+    n = str(name).strip().upper()
+    n = re.sub(r"^EEG[\s_-]+", "", n)
+    n = re.sub(r"[-_](REF|LE|AVG|AR)$", "", n)
+    return n.strip()
+
+
+def _candidates(name: str) -> list[str]:
+    n = normalize_channel_name(name)
+    out = [n]
+    if n in _ALIAS_BOTH:
+        out.append(_ALIAS_BOTH[n])
+    return out
+
+
+def match_channel(name: str, layout_index: dict[str, int]) -> int | None:
+    """Index of ``name`` in a layout (upper-cased name -> index), exact name first, then alias."""
+    for cand in _candidates(name):
+        if cand in layout_index:
+            return layout_index[cand]
+    return None
+
+
+@lru_cache(maxsize=1)
+def _montage_positions() -> dict[str, tuple[str, np.ndarray]]:
+    """Upper-cased name -> (montage spelling, xyz in metres) for ``standard_1005``."""
+    import mne
+
+    pos = mne.channels.make_standard_montage(_MONTAGE).get_positions()["ch_pos"]
+    return {k.upper(): (k, np.asarray(v, dtype=float)) for k, v in pos.items()}
+
+
+def montage_position(name: str) -> tuple[str, np.ndarray] | None:
+    """Position of a channel in MNE's ``standard_1005`` montage (aliases tried), or None."""
+    table = _montage_positions()
+    for cand in _candidates(name):
+        if cand in table:
+            return table[cand]
+    return None
+
+
+@dataclass(frozen=True)
+class AdaptationPlan:
+    """Every step from a user window (n_channels, n_times) at ``src_sfreq`` to a model input.
+
+    Attributes
+    ----------
+    model_key : str
+    channel_mode : str
+        See :class:`~coco_pipe.decoding._specs.FoundationModelSpec`.
+    src_sfreq, sfreq : float
+        Sampling frequency of the data and of the model.
+    resample_up, resample_down : int
+        Polyphase resampling factors (1, 1: none).
+    src_n_channels, src_n_times : int
+        Window shape the plan accepts.
+    n_times_resampled : int
+        Length after resampling, before cropping.
+    n_times : int
+        Model input length (after cropping).
+    src_ch_names : tuple of str or None
+    ch_names : tuple of str
+        Names of the channels the model receives, in order (the model's spelling).
+    positions : tuple of (x, y, z) or None
+        3-D positions (metres) of ``ch_names`` where the model uses them.
+    positions_source : str
+        Where the positions come from (``"mne:standard_1005"``, ``"reve:position-bank"``).
+    dropped_channels : tuple of str
+        User channels the model cannot use.
+    interpolated_channels : tuple of str
+        Model channels/electrodes computed by spatial interpolation (not present in the data).
+    amplitude_scale : float
+    normalization : str
+    channel_matrix : ndarray (n_model_channels, src_n_channels) or None
+        Linear channel map (selection, reordering, bipolar derivation); None: identity.
+    """
+
+    model_key: str
+    channel_mode: str
+    src_sfreq: float
+    sfreq: float
+    resample_up: int
+    resample_down: int
+    src_n_channels: int
+    src_n_times: int
+    n_times_resampled: int
+    n_times: int
+    src_ch_names: tuple[str, ...] | None
+    ch_names: tuple[str, ...]
+    positions: tuple[tuple[float, float, float], ...] | None
+    positions_source: str
+    dropped_channels: tuple[str, ...]
+    interpolated_channels: tuple[str, ...]
+    amplitude_scale: float
+    normalization: str
+    channel_matrix: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def n_channels(self) -> int:
+        """Number of channels the model receives."""
+        return len(self.ch_names)
+
+    @property
+    def input_shape(self) -> tuple[int, int]:
+        """(channels, times) of an adapted window."""
+        return (self.n_channels, self.n_times)
+
+    def chs_info(self) -> list[dict[str, Any]]:
+        """MNE-style ``chs_info`` of the model channels (``loc`` set where positions are known)."""
+        out = []
+        for i, name in enumerate(self.ch_names):
+            ch: dict[str, Any] = {"ch_name": name, "kind": "eeg"}
+            if self.positions is not None:
+                loc = np.zeros(12)
+                loc[:3] = self.positions[i]
+                ch["loc"] = loc
+            out.append(ch)
+        return out
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        """Adapt windows.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n_windows, src_n_channels, src_n_times)
+            Windows in volts at ``src_sfreq``.
+
+        Returns
+        -------
+        ndarray, float32, shape (n_windows, n_channels, n_times)
+        """
+        X = np.asarray(X)
+        if X.ndim != 3 or X.shape[1:] != (self.src_n_channels, self.src_n_times):
+            raise ValueError(
+                f"X must have shape (n_windows, {self.src_n_channels}, {self.src_n_times}) for this "
+                f"adaptation plan ({self.model_key}); got {X.shape}"
+            )
+        out = X.astype(np.float32, copy=False)
+        if self.channel_matrix is not None:
+            out = np.einsum(
+                "oc,nct->not", self.channel_matrix.astype(np.float32), out, optimize=True
+            )
+        if self.resample_up != 1 or self.resample_down != 1:
+            from scipy.signal import resample_poly
+
+            out = resample_poly(out, self.resample_up, self.resample_down, axis=-1).astype(
+                np.float32
+            )
+        out = out[..., : self.n_times]
+        if self.amplitude_scale != 1.0:
+            out = out * np.float32(self.amplitude_scale)
+        out = _normalize(out, self.normalization)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def as_params(self) -> dict[str, Any]:
+        """Params logged on the fold run (``adapt.*``)."""
+        p: dict[str, Any] = {
+            "adapt.model": self.model_key,
+            "adapt.channel_mode": self.channel_mode,
+            "adapt.src_sfreq": self.src_sfreq,
+            "adapt.sfreq": self.sfreq,
+            "adapt.resample": f"{self.resample_up}/{self.resample_down}",
+            "adapt.src_n_times": self.src_n_times,
+            "adapt.n_times": self.n_times,
+            "adapt.cropped_samples": self.n_times_resampled - self.n_times,
+            "adapt.src_n_channels": self.src_n_channels,
+            "adapt.n_channels": self.n_channels,
+            "adapt.channels": ",".join(self.ch_names)[:500],
+            "adapt.dropped_channels": ",".join(self.dropped_channels)[:500] or "none",
+            "adapt.interpolated_channels": ",".join(self.interpolated_channels)[:500] or "none",
+            "adapt.amplitude_scale": self.amplitude_scale,
+            "adapt.normalization": self.normalization,
+        }
+        if self.positions is not None:
+            p["adapt.positions_source"] = self.positions_source
+        return p
+
+    def fingerprint_dict(self) -> dict[str, Any]:
+        """Stable, JSON-able description of the adaptation (part of the cache key)."""
+        d: dict[str, Any] = {
+            "model_key": self.model_key,
+            "channel_mode": self.channel_mode,
+            "src_sfreq": float(self.src_sfreq),
+            "sfreq": float(self.sfreq),
+            "resample": [self.resample_up, self.resample_down],
+            "src_shape": [self.src_n_channels, self.src_n_times],
+            "n_times": self.n_times,
+            "src_ch_names": list(self.src_ch_names) if self.src_ch_names is not None else None,
+            "ch_names": list(self.ch_names),
+            "positions": [[round(float(v), 7) for v in p] for p in self.positions]
+            if self.positions is not None
+            else None,
+            "positions_source": self.positions_source,
+            "amplitude_scale": float(self.amplitude_scale),
+            "normalization": self.normalization,
+        }
+        if self.channel_matrix is not None:
+            d["channel_matrix"] = np.round(self.channel_matrix.astype(np.float64), 7).tolist()
+        return d
+
+
+def _normalize(x: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "none":
+        return x
+    if mode == "zscore_clip":
+        mu = x.mean(axis=-1, keepdims=True)
+        sd = x.std(axis=-1, keepdims=True)
+        return np.clip((x - mu) / np.maximum(sd, 1e-12), -15.0, 15.0)
+    if mode == "minmax":
+        lo = x.min(axis=(-2, -1), keepdims=True)
+        hi = x.max(axis=(-2, -1), keepdims=True)
+        return 2.0 * (x - lo) / np.maximum(hi - lo, 1e-12) - 1.0
+    if mode == "quantile95":
+        q = np.quantile(np.abs(x), 0.95, axis=-1, keepdims=True)
+        return x / np.maximum(q, 1e-12)
+    raise ValueError(f"normalization must be one of {_SUPPORTED_NORMALIZATIONS}, got {mode!r}")
+
+
+def _valid_length(spec: FoundationModelSpec, n: int) -> int:
+    """Largest model-valid length <= n (patch grid and max_times)."""
+    if spec.max_times is not None:
+        n = min(n, spec.max_times)
+    if spec.patch_size:
+        if spec.patch_stride:
+            if n < spec.patch_size:
+                return n
+            n = spec.patch_size + ((n - spec.patch_size) // spec.patch_stride) * spec.patch_stride
+        else:
+            n = (n // spec.patch_size) * spec.patch_size
+    return n
+
+
+def _resample_factors(src: float, dst: float) -> tuple[int, int]:
+    frac = Fraction(float(dst) / float(src)).limit_denominator(1000)
+    if abs(float(frac) - dst / src) > 1e-6 * dst / src:
+        frac = Fraction(int(round(dst * 1000)), int(round(src * 1000)))
+    return frac.numerator, frac.denominator
+
+
+def _layout_index(layout: tuple[str, ...]) -> dict[str, int]:
+    return {n.upper(): i for i, n in enumerate(layout)}
+
+
+def _channel_error_hint(spec: FoundationModelSpec) -> str:
+    layout = spec.channel_layout or ()
+    shown = ", ".join(layout[:25]) + (", ..." if len(layout) > 25 else "")
+    return f"the {spec.display_name} layout ({len(layout)} channels: {shown})"
+
+
+def plan_adaptation(
+    spec: FoundationModelSpec,
+    *,
+    sfreq: float | None,
+    ch_names: tuple[str, ...] | list[str] | None,
+    n_channels: int | None,
+    n_times: int | None,
+    position_bank: dict[str, tuple[float, float, float]] | None = None,
+) -> AdaptationPlan:
+    """Plan how user windows become inputs of ``spec``'s model; raise input errors now.
+
+    Parameters
+    ----------
+    spec : FoundationModelSpec
+        Row of :data:`~coco_pipe.decoding._specs.ESTIMATOR_SPECS`.
+    sfreq : float
+        Sampling frequency of the data (Hz). Required.
+    ch_names : sequence of str or None
+        Channel names in data order (from ``mne.Epochs`` or given with arrays).
+        Required unless ``spec.needs_channel_names`` is False.
+    n_channels, n_times : int
+        Window shape of the data (``n_channels`` may be None when ``ch_names`` is given).
+    position_bank : dict, optional
+        Upper-cased name -> (x, y, z) positions used instead of the MNE montage for
+        ``channel_mode="positions"`` (e.g. REVE's pretraining bank).
+
+    Returns
+    -------
+    AdaptationPlan
+
+    Raises
+    ------
+    ValueError
+        sfreq missing or not positive; channels without names where names are needed;
+        names matching none of the model's layout; window too short after resampling.
+
+    Examples
+    --------
+    >>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+    >>> names = ["Fp1", "Fp2", "T3", "T4", "Cz"]
+    >>> plan = plan_adaptation(ESTIMATOR_SPECS["labram"], sfreq=250.0, ch_names=names,
+    ...                        n_channels=5, n_times=1000)
+    >>> plan.ch_names
+    ('FP1', 'FP2', 'T3', 'T4', 'CZ')
+    """
+    key = spec.key
+    if sfreq is None:
+        raise ValueError(
+            f"sfreq is missing: {spec.display_name} ({key!r}) resamples inputs to {spec.sfreq:g} Hz and "
+            "needs the data's sampling frequency (pass mne.Epochs, or sfreq= with arrays)"
+        )
+    if not (
+        isinstance(sfreq, (int, float, np.floating, np.integer))
+        and math.isfinite(sfreq)
+        and sfreq > 0
+    ):
+        raise ValueError(f"sfreq must be a positive number (Hz), got {sfreq!r}")
+    if spec.normalization not in _SUPPORTED_NORMALIZATIONS:
+        raise ValueError(
+            f"spec {key!r}: normalization {spec.normalization!r} is not one of {_SUPPORTED_NORMALIZATIONS}"
+        )
+    if ch_names is not None:
+        ch_names = tuple(str(c) for c in ch_names)
+        if n_channels is not None and len(ch_names) != n_channels:
+            raise ValueError(
+                f"ch_names has {len(ch_names)} names but the data have {n_channels} channels"
+            )
+        n_channels = len(ch_names)
+    if n_channels is None or n_channels < 1:
+        raise ValueError(
+            f"n_channels must be a positive integer (data shape (n_windows, n_channels, n_times)), got {n_channels!r}"
+        )
+    if n_times is None or n_times < 1:
+        raise ValueError(
+            f"n_times must be a positive integer (data shape (n_windows, n_channels, n_times)), got {n_times!r}"
+        )
+    if spec.needs_channel_names and ch_names is None:
+        raise ValueError(
+            f"channel names are required by {spec.display_name} ({key!r}, channel_mode={spec.channel_mode!r}); "
+            "pass mne.Epochs or ch_names= with array input"
+        )
+
+    # ---- time axis -------------------------------------------------------------
+    up, down = _resample_factors(float(sfreq), spec.sfreq)
+    n_res = int(math.ceil(n_times * up / down))
+    n_final = _valid_length(spec, n_res)
+    min_times = max(spec.min_times or 1, spec.patch_size or 1)
+    if n_final < min_times or n_res < min_times:
+        raise ValueError(
+            f"windows are too short for {spec.display_name} ({key!r}): {n_times} samples at {float(sfreq):g} Hz "
+            f"become {n_res} samples at {spec.sfreq:g} Hz, but the model needs at least {min_times} samples "
+            f"({min_times / spec.sfreq:.3g} s)"
+        )
+
+    # ---- channels --------------------------------------------------------------
+    mode = spec.channel_mode
+    matrix: np.ndarray | None = None
+    positions: list[tuple[float, float, float]] | None = None
+    positions_source = ""
+    dropped: list[str] = []
+    interpolated: list[str] = []
+    if mode == "any":
+        out_names = ch_names if ch_names is not None else tuple(f"ch{i}" for i in range(n_channels))
+    elif mode == "subset":
+        index = _layout_index(spec.channel_layout or ())
+        layout = spec.channel_layout or ()
+        sel: list[int] = []
+        out: list[str] = []
+        seen: set[int] = set()
+        for i, name in enumerate(ch_names):  # type: ignore[arg-type]
+            j = match_channel(name, index)
+            if j is None or j in seen:
+                dropped.append(name)
+                continue
+            seen.add(j)
+            sel.append(i)
+            out.append(layout[j])
+        if not sel:
+            raise ValueError(
+                f"none of the channel names {list(ch_names)[:10]} match {_channel_error_hint(spec)} "  # type: ignore[arg-type]
+                "(case-insensitive, with T3/T7, T4/T8, T5/P7, T6/P8 aliases)"
+            )
+        out_names = tuple(out)
+        if sel != list(range(n_channels)):
+            matrix = np.zeros((len(sel), n_channels))
+            matrix[np.arange(len(sel)), sel] = 1.0
+        if spec.key == "signal_jepa":
+            positions = []
+            for n in out_names:
+                mp = montage_position(n)
+                positions.append(tuple(mp[1]) if mp else (0.0, 0.0, 0.0))
+            positions_source = f"mne:{_MONTAGE}"
+    elif mode in ("positions", "interpolated"):
+        bank = {k.upper(): v for k, v in position_bank.items()} if position_bank else None
+        sel, out, positions = [], [], []
+        layout_index = _layout_index(spec.channel_layout or ()) if spec.channel_layout else None
+        n_layout_hits = 0
+        for i, name in enumerate(ch_names):  # type: ignore[arg-type]
+            pos = None
+            spelled = None
+            if bank is not None:
+                for cand in _candidates(name):
+                    if cand in bank:
+                        pos, spelled = tuple(float(v) for v in bank[cand]), cand
+                        break
+            else:
+                mp = montage_position(name)
+                if mp is not None:
+                    spelled, pos = mp[0], tuple(float(v) for v in mp[1])
+            if pos is None:
+                dropped.append(name)
+                continue
+            if layout_index is not None:
+                j = match_channel(name, layout_index)
+                if j is not None:
+                    spelled = spec.channel_layout[j]  # type: ignore[index]
+                    n_layout_hits += 1
+            sel.append(i)
+            out.append(spelled)
+            positions.append(pos)
+        src = "reve:position-bank" if bank is not None else f"mne:{_MONTAGE}"
+        positions_source = src
+        if not sel or (layout_index is not None and n_layout_hits == 0):
+            where = (
+                _channel_error_hint(spec)
+                if layout_index is not None
+                else f"the electrode positions of {src}"
+            )
+            raise ValueError(
+                f"none of the channel names {list(ch_names)[:10]} match {where} "  # type: ignore[arg-type]
+                "(case-insensitive, with T3/T7, T4/T8, T5/P7, T6/P8 aliases)"
+            )
+        out_names = tuple(out)
+        if len(set(n.upper() for n in out_names)) != len(out_names):
+            raise ValueError(f"channel names map to duplicate electrodes: {list(out_names)}")
+        if sel != list(range(n_channels)):
+            matrix = np.zeros((len(sel), n_channels))
+            matrix[np.arange(len(sel)), sel] = 1.0
+        if mode == "interpolated":
+            have = {n.upper() for n in out_names}
+            interpolated = [n for n in (spec.channel_layout or ()) if n.upper() not in have]
+    elif mode == "bipolar":
+        matrix, out_names, interpolated, dropped = _bipolar_matrix(spec, ch_names)  # type: ignore[arg-type]
+    else:
+        raise ValueError(f"spec {key!r}: unknown channel_mode {mode!r}")
+
+    if dropped:
+        logger.warning(
+            "%s: %d channel(s) not usable by the model are dropped: %s",
+            spec.display_name,
+            len(dropped),
+            ", ".join(dropped[:20]),
+        )
+    return AdaptationPlan(
+        model_key=key,
+        channel_mode=mode,
+        src_sfreq=float(sfreq),
+        sfreq=float(spec.sfreq),
+        resample_up=up,
+        resample_down=down,
+        src_n_channels=int(n_channels),
+        src_n_times=int(n_times),
+        n_times_resampled=n_res,
+        n_times=n_final,
+        src_ch_names=ch_names,
+        ch_names=tuple(out_names),
+        positions=tuple(positions) if positions is not None else None,
+        positions_source=positions_source,
+        dropped_channels=tuple(dropped),
+        interpolated_channels=tuple(interpolated),
+        amplitude_scale=float(spec.amplitude_scale),
+        normalization=spec.normalization,
+        channel_matrix=matrix,
+    )
+
+
+def _bipolar_matrix(
+    spec: FoundationModelSpec, ch_names: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...], list[str], list[str]]:
+    """Derivation matrix (n_pairs, n_src) for a bipolar layout ``A-B``.
+
+    Electrodes present in the data are used as they are; missing ones are spline
+    interpolated (MNE, through braindecode's ChannelInterpolationLayer) from the
+    channels with a known position. Errors when no electrode of the layout is present.
+    """
+    layout = spec.channel_layout or ()
+    electrodes: list[str] = []
+    for pair in layout:
+        for e in pair.split("-"):
+            if e.upper() not in electrodes:
+                electrodes.append(e.upper())
+    e_index = {e: i for i, e in enumerate(electrodes)}
+    src_idx: dict[int, int] = {}
+    for i, name in enumerate(ch_names):
+        j = match_channel(name, e_index)
+        if j is not None and j not in src_idx:
+            src_idx[j] = i
+    if not src_idx:
+        raise ValueError(
+            f"none of the channel names {list(ch_names)[:10]} match the electrodes of {_channel_error_hint(spec)} "
+            f"(needed: {', '.join(electrodes)}; case-insensitive, with T3/T7, T4/T8, T5/P7, T6/P8 aliases)"
+        )
+    n_src = len(ch_names)
+    mono = np.zeros((len(electrodes), n_src))
+    missing = [e for j, e in enumerate(electrodes) if j not in src_idx]
+    dropped: list[str] = []
+    if missing:
+        from braindecode.modules.interpolation import ChannelInterpolationLayer
+
+        src_chs, src_cols = [], []
+        for i, name in enumerate(ch_names):
+            mp = montage_position(name)
+            if mp is None:
+                dropped.append(name)
+                continue
+            loc = np.zeros(12)
+            loc[:3] = mp[1]
+            src_chs.append({"ch_name": mp[0], "kind": "eeg", "loc": loc})
+            src_cols.append(i)
+        tgt_chs = []
+        for e in missing:
+            mp = montage_position(e)
+            loc = np.zeros(12)
+            loc[:3] = mp[1]  # type: ignore[index]
+            tgt_chs.append({"ch_name": e, "kind": "eeg", "loc": loc})
+        w = ChannelInterpolationLayer(
+            src_chs, tgt_chs, mode="always", method="spline"
+        ).matrix.numpy()
+        for r, e in enumerate(missing):
+            mono[e_index[e], src_cols] = w[r]
+        logger.warning(
+            "%s: electrodes %s are missing and spline-interpolated for the bipolar montage",
+            spec.display_name,
+            ", ".join(missing),
+        )
+    for j, i in src_idx.items():
+        mono[j, i] = 1.0
+    deriv = np.zeros((len(layout), len(electrodes)))
+    for r, pair in enumerate(layout):
+        a, b = pair.upper().split("-")
+        deriv[r, e_index[a]] = 1.0
+        deriv[r, e_index[b]] = -1.0
+    return deriv @ mono, tuple(layout), missing, dropped

@@ -1,0 +1,190 @@
+"""BackboneEmbedder: a stateless, clonable scikit-learn transformer; memo, cache, tracking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+from coco_pipe.decoding.configs import FoundationEmbeddingModelConfig
+from coco_pipe.decoding.data import DataInfo
+from coco_pipe.decoding.foundation_models import backbones
+from coco_pipe.decoding.foundation_models.embedder import (
+    FORWARD_COUNTER,
+    BackboneEmbedder,
+    clear_backbone_memo,
+)
+
+NAMES = (
+    "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz",
+    "C4", "T4", "T5", "P3", "Pz", "P4", "T6", "O1", "O2",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _fresh_memo():
+    torch.set_num_threads(2)
+    clear_backbone_memo()
+    yield
+    clear_backbone_memo()
+
+
+def _data(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = (rng.standard_normal((n, 19, 500)) * 1e-5).astype(np.float32)
+    y = np.arange(n) % 2
+    return X, y
+
+
+def _embedder(key="labram", **kw):
+    params = dict(
+        model_key=key, weights="random", sfreq=250.0, ch_names=NAMES, device="cpu", progress=False,
+        model_kwargs=dict(ESTIMATOR_SPECS[key].small_kwargs), batch_size=4,
+    )  # fmt: skip
+    params.update(kw)
+    return BackboneEmbedder(**params)
+
+
+def _info(**kw):
+    base = dict(
+        n_samples=6, ndim=3, n_channels=19, n_times=500, sfreq=250.0, ch_names=NAMES,
+        task="classification", classes=(0, 1),
+    )  # fmt: skip
+    base.update(kw)
+    return DataInfo(**base)
+
+
+def test_clone_and_get_params_roundtrip():
+    emb = _embedder(cache_embeddings=True, cache_dir="somewhere")
+    twin = clone(emb)
+    assert twin.get_params() == emb.get_params()
+    assert twin.ch_names == NAMES and twin.model_kwargs == emb.model_kwargs
+    assert twin.model_kwargs is not emb.model_kwargs  # deep-copied by clone
+    X, y = _data()
+    emb.fit(X, y)
+    assert not hasattr(clone(emb), "_backbone") and not hasattr(clone(emb), "emb_dim_")
+
+
+def test_fit_learns_nothing_from_y():
+    X, y = _data()
+    a = _embedder().fit(X, y)
+    b = clone(a).fit(X, 1 - y)
+    c = clone(a).fit(X)
+    fitted = {k: v for k, v in vars(a).items() if k.endswith("_") and not k.startswith("_")}
+    assert fitted == {k: v for k, v in vars(b).items() if k.endswith("_") and not k.startswith("_")}
+    assert fitted == {k: v for k, v in vars(c).items() if k.endswith("_") and not k.startswith("_")}
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert a.transform(X).shape == (6, a.emb_dim_)
+
+
+def test_clones_reuse_one_built_backbone(monkeypatch):
+    calls = []
+    real = backbones.build_backbone
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(backbones, "build_backbone", counting)
+    X, y = _data()
+    proto = _embedder()
+    for _ in range(3):  # three "folds"
+        clone(proto).fit(X[:4], y[:4])
+    assert len(calls) == 1
+    _embedder(pooling="cls").fit(X, y)  # another config: another backbone
+    assert len(calls) == 2
+
+
+def test_forward_counter_and_cache_forward_each_window_once(tmp_path):
+    X, y = _data(8)
+    emb = _embedder("cbramod", cache_embeddings=True, cache_dir=str(tmp_path / "cache"))
+    Z1 = emb.fit_transform(X[:5], y[:5])
+    fp = emb.fingerprint_
+    assert FORWARD_COUNTER[fp] == 5
+    report = emb.tracking_report(tmp_path)
+    assert report.metrics == {"cache.hits": 0.0, "cache.misses": 5.0}
+    fold2 = clone(emb)
+    Z2 = fold2.fit_transform(X, y)  # 5 cached + 3 new
+    assert FORWARD_COUNTER[fp] == 8
+    np.testing.assert_array_equal(Z2[:5], Z1)
+    assert fold2.tracking_report(tmp_path).metrics == {"cache.hits": 5.0, "cache.misses": 3.0}
+    assert fold2.tracking_report(tmp_path).parent_metrics["cache.hits"] == 5.0
+    # without the cache every transform forwards again
+    plain = _embedder("cbramod")
+    plain.fit(X, y)
+    before = FORWARD_COUNTER[plain.fingerprint_]
+    plain.transform(X)
+    plain.transform(X)
+    assert FORWARD_COUNTER[plain.fingerprint_] - before == 16
+
+
+def test_tracking_report_names_adaptation_and_weights(tmp_path):
+    X, y = _data()
+    emb = _embedder().fit(X, y)
+    rep = emb.tracking_report(tmp_path)
+    assert rep.params["adapt.sfreq"] == 200.0 and rep.params["adapt.src_sfreq"] == 250.0
+    assert rep.params["backbone.fingerprint"] == emb.fingerprint_
+    assert rep.params["weights.kind"] == "random"
+    assert rep.params["weights.digest"] == emb.backbone_.weights_digest
+    assert rep.tags["weights"] == "random-init"
+    assert rep.metrics == {}  # no cache, no cache counters
+    assert _embedder().tracking_report(tmp_path).params == {}  # unfitted: nothing to say
+
+
+def test_from_config_reads_sfreq_and_channels_from_data_info():
+    cfg = FoundationEmbeddingModelConfig(
+        model_key="eegpt", weights="random", pooling="flatten", batch_size=8, cache_embeddings=True,
+        model_kwargs={"depth": 1},
+    )  # fmt: skip
+    emb = BackboneEmbedder.from_config(cfg, _info())
+    assert (emb.model_key, emb.pooling, emb.batch_size, emb.sfreq) == ("eegpt", "flatten", 8, 250.0)
+    assert emb.ch_names == NAMES and emb.cache_embeddings and emb.model_kwargs == {"depth": 1}
+    assert BackboneEmbedder.from_config(cfg, None).sfreq is None
+
+
+def test_in_a_pipeline_with_a_classical_head():
+    X, y = _data(8)
+    pipe = Pipeline(
+        [("embed", _embedder("signal_jepa")), ("head", LogisticRegression(max_iter=200))]
+    )
+    pipe.fit(X, y)
+    assert pipe.predict(X).shape == (8,)
+    assert clone(pipe).get_params()["embed__model_key"] == "signal_jepa"
+
+
+@pytest.mark.parametrize(
+    ("params", "info", "match"),
+    [
+        ({}, {"sfreq": None}, "sfreq is missing"),
+        ({"ch_names": None}, {"ch_names": None}, "channel names are required"),
+        ({"ch_names": ("EOG", "EMG")}, {"n_channels": 2, "ch_names": ("EOG", "EMG")}, "none of the channel names"),
+        ({}, {"n_times": 100}, "too short"),
+        ({"pooling": "cls", "model_key": "cbramod"}, {}, "not supported by CBraMod"),
+        ({}, {"ndim": 2, "n_times": None}, "must be 3-D"),
+        ({"weights": "/does/not/exist.safetensors"}, {}, "exist"),
+    ],
+)  # fmt: skip
+def test_check_data_info_raises_clear_errors_before_fitting(monkeypatch, params, info, match):
+    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    emb = _embedder(**{"sfreq": None, **params})
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        emb.check_data_info(_info(**info))
+
+
+def test_check_data_info_accepts_good_input_without_building(monkeypatch):
+    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    _embedder(sfreq=None).check_data_info(_info())
+
+
+def test_hugging_face_backend_reports_not_implemented():
+    with pytest.raises(NotImplementedError, match="hugging_face"):
+        _embedder(backend="hugging_face").check_data_info(_info())
+
+
+def test_transform_rejects_2d_input():
+    with pytest.raises(ValueError, match="3-D"):
+        _embedder().fit(np.zeros((4, 10), np.float32))

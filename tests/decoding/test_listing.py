@@ -1,0 +1,41 @@
+"""list_foundation_models() renders ESTIMATOR_SPECS row by row."""
+
+from __future__ import annotations
+
+from coco_pipe import list_foundation_models as top_level
+from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+from coco_pipe.decoding.listing import list_foundation_models
+
+REQUIRED = [
+    "Model",
+    "Hub repo",
+    "Emb. dim",
+    "sfreq",
+    "Channels",
+    "Interpolation",
+    "Train modes",
+    "Backend",
+]
+
+
+def test_lists_all_eight_models_with_the_required_columns():
+    df = list_foundation_models()
+    assert set(REQUIRED) <= set(df.columns)
+    assert sorted(df["Model"]) == sorted(ESTIMATOR_SPECS) and len(df) == 8
+    assert top_level().equals(df)
+
+
+def test_rows_are_rendered_from_the_specs():
+    df = list_foundation_models().set_index("Model")
+    for key, s in ESTIMATOR_SPECS.items():
+        row = df.loc[key]
+        assert row["Hub repo"] == s.hub_repo
+        assert row["Emb. dim"] == s.emb_dim and row["sfreq"] == s.sfreq
+        assert row["Train modes"] == ", ".join(s.train_modes)
+        assert row["Backend"] == ", ".join(s.backends)
+        if s.channel_mode == "interpolated":
+            assert row["Interpolation"] == s.interpolated_class
+        if s.n_chans:
+            assert str(s.n_chans) in row["Channels"]
+    assert df.loc["cbramod", "Channels"] == "any"
+    assert df.loc["labram", "Interpolation"] == "no"
