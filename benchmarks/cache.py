@@ -122,17 +122,17 @@ def _bench_cache(args) -> dict:
     }
     splits = list(GroupKFold(n_splits=N_FOLDS).split(X, y, groups))
 
-    def experiment(embed) -> tuple[float, int, dict, np.ndarray]:
+    def experiment(embed) -> tuple[tuple[float, float], int, dict]:
         forwarded[0] = 0
         scores = {}
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for name, make in heads.items():  # the experiment loop: model x fold, each a fresh clone
             for k, (train, test) in enumerate(splits):
                 head = make().fit(embed(X[train]), y[train])
                 scores[(name, k)] = balanced_accuracy_score(y[test], head.predict(embed(X[test])))
-        return time.perf_counter() - t0, forwarded[0], scores
+        return (time.perf_counter() - t0, time.process_time() - c0), forwarded[0], scores
 
-    root = Path(args.cache_dir or tempfile.mkdtemp(prefix="coco-cache-bench-"))
+    base = Path(args.cache_dir or tempfile.mkdtemp(prefix="coco-cache-bench-"))
     hits_misses = {}
 
     def cached(embed_root):
@@ -147,13 +147,21 @@ def _bench_cache(args) -> dict:
         return embed
 
     forward(X[:2])  # warm up torch (first-call allocations) outside every timing
-    t_off, n_off, s_off = experiment(forward)
-    cache_mod._SHARD_MEMORY.clear()
-    t_cold, n_cold, s_cold = experiment(cached(root))
-    stats_cold, hits_misses = dict(hits_misses), {}
-    cache_mod._SHARD_MEMORY.clear()  # a second run starts a new process: nothing in memory
-    t_warm, n_warm, s_warm = experiment(cached(root))
-    stats_warm = dict(hits_misses)
+    times: dict[str, list] = {"off": [], "cold": [], "warm": []}
+    for r in range(args.repeats):  # modes interleaved, so that load from elsewhere hits all alike
+        root = base / f"repeat-{r}"
+        t, n_off, s_off = experiment(forward)
+        times["off"].append(t)
+        cache_mod._SHARD_MEMORY.clear()
+        hits_misses.clear()
+        t, n_cold, s_cold = experiment(cached(root))
+        times["cold"].append(t)
+        stats_cold = dict(hits_misses)
+        cache_mod._SHARD_MEMORY.clear()  # a second run starts a new process: nothing in memory
+        hits_misses.clear()
+        t, n_warm, s_warm = experiment(cached(root))
+        times["warm"].append(t)
+        stats_warm = dict(hits_misses)
 
     # bit-identity of hits against a fresh forward of the same batch composition
     emb_hit, _ = EmbeddingCache(root, memory=False).get_or_compute(X, fp, forward)
@@ -164,7 +172,7 @@ def _bench_cache(args) -> dict:
         "level": "cache",
         "n_windows": len(X),
         "shape": X.shape,
-        "times": (t_off, t_cold, t_warm),
+        "times": times,
         "forwards": (n_off, n_cold, n_warm),
         "cold_stats": stats_cold,
         "warm_stats": stats_warm,
@@ -197,7 +205,7 @@ def _bench_experiment(args) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="coco-cache-bench-"))
     cache_dir = str(Path(args.cache_dir) if args.cache_dir else tmp / "cache")
 
-    def config(use_cache: bool, tag: str, root: str = cache_dir) -> ExperimentConfig:
+    def config(use_cache: bool, tag: str, root: str) -> ExperimentConfig:
         def backbone():
             return FoundationEmbeddingModelConfig(
                 model_key="cbramod",
@@ -232,47 +240,61 @@ def _bench_experiment(args) -> dict:
             verbose=False,
         )
 
-    def run(use_cache: bool, tag: str, root: str = cache_dir) -> tuple[float, int]:
+    def run(use_cache: bool, tag: str, root: str) -> tuple[tuple[float, float], int]:
         embedder_mod.FORWARD_COUNTER.clear()
         cache_mod._SHARD_MEMORY.clear()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # random-init warnings, once per model: known
             Experiment(config(use_cache, tag, root)).run(epochs)
-        return time.perf_counter() - t0, int(sum(embedder_mod.FORWARD_COUNTER.values()))
+        elapsed = (time.perf_counter() - t0, time.process_time() - c0)
+        return elapsed, int(sum(embedder_mod.FORWARD_COUNTER.values()))
 
     # one untimed run (its own throwaway cache) builds the backbone memo, the MLflow store and
     # the imports, so that no timed mode pays for them
     run(True, "warmup", str(tmp / "warmup-cache"))
-    t_off, n_off = run(False, "no-cache")
-    t_cold, n_cold = run(True, "cold")
-    t_warm, n_warm = run(True, "warm")
+    times: dict[str, list] = {"off": [], "cold": [], "warm": []}
+    for r in range(args.repeats):
+        root = str(Path(cache_dir) / f"repeat-{r}")
+        t, n_off = run(False, "no-cache", root)
+        times["off"].append(t)
+        t, n_cold = run(True, "cold", root)
+        times["cold"].append(t)
+        t, n_warm = run(True, "warm", root)
+        times["warm"].append(t)
     return {
         "level": "experiment",
         "n_windows": len(epochs),
         "shape": epochs.get_data().shape,
-        "times": (t_off, t_cold, t_warm),
+        "times": times,
         "forwards": (n_off, n_cold, n_warm),
-        "root": cache_dir,
-        "cache_bytes": cache_mod.EmbeddingCache(cache_dir).total_bytes(),
+        "root": root,
+        "cache_bytes": cache_mod.EmbeddingCache(root).total_bytes(),
     }
 
 
 # ----------------------------------------------------------------- report
 def _report(res: dict, args) -> str:
-    t_off, t_cold, t_warm = res["times"]
+    best = {m: min(ts) for m, ts in res["times"].items()}  # best of the repeats (wall, cpu)
+    (t_off, c_off), (t_cold, c_cold), (t_warm, c_warm) = best["off"], best["cold"], best["warm"]
     n_off, n_cold, n_warm = res["forwards"]
     n = res["n_windows"]
     lines = [
         f"embedding cache benchmark, level={res['level']}: {N_FOLDS} folds x 2 heads (lr, lda), "
         f"cbramod (small, RANDOM weights), {n} windows of shape {tuple(res['shape'][1:])}, "
-        f"{args.threads} CPU thread(s)",
-        f"{'mode':<10}{'wall s':>10}{'forwarded windows':>20}{'per unique window':>20}",
-        f"{'no cache':<10}{t_off:>10.2f}{n_off:>20}{n_off / n:>20.1f}",
-        f"{'cold':<10}{t_cold:>10.2f}{n_cold:>20}{n_cold / n:>20.1f}",
-        f"{'warm':<10}{t_warm:>10.2f}{n_warm:>20}{n_warm / n:>20.1f}",
-        f"ratios: no-cache/cold = {t_off / t_cold:.2f}x, no-cache/warm = {t_off / t_warm:.2f}x, "
+        f"{args.threads} torch thread(s), best of {args.repeats} repeat(s)",
+        f"{'mode':<10}{'wall s':>10}{'cpu s':>10}{'forwarded windows':>20}{'per window':>12}",
+        f"{'no cache':<10}{t_off:>10.2f}{c_off:>10.2f}{n_off:>20}{n_off / n:>12.1f}",
+        f"{'cold':<10}{t_cold:>10.2f}{c_cold:>10.2f}{n_cold:>20}{n_cold / n:>12.1f}",
+        f"{'warm':<10}{t_warm:>10.2f}{c_warm:>10.2f}{n_warm:>20}{n_warm / n:>12.1f}",
+        f"wall ratios: no-cache/cold = {t_off / t_cold:.2f}x, no-cache/warm = {t_off / t_warm:.2f}x, "
         f"cold/warm = {t_cold / t_warm:.2f}x",
+        f"cpu ratios:  no-cache/cold = {c_off / c_cold:.2f}x, no-cache/warm = {c_off / c_warm:.2f}x, "
+        f"cold/warm = {c_cold / c_warm:.2f}x",
+        "all wall times (s): "
+        + "; ".join(
+            f"{m}: " + ", ".join(f"{w:.2f}" for w, _ in ts) for m, ts in res["times"].items()
+        ),
         f"cache: {res['cache_bytes'] / 2**20:.2f} MiB at {res['root']}",
     ]
     if "cold_stats" in res:
@@ -294,9 +316,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
-        "--cache-dir", default=None, help="cache root (default: a fresh temporary one)"
+        "--repeats",
+        type=int,
+        default=None,
+        help="repeats per mode, best kept (default: cache 3, experiment 1)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=None,
+        help="folder for the caches, one per repeat (default: a temporary one)",
     )
     args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = 3 if args.level == "cache" else 1
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1, got {args.repeats}")
     if args.cache_dir and Path(args.cache_dir).exists() and any(Path(args.cache_dir).iterdir()):
         parser.error(
             f"--cache-dir {args.cache_dir} is not empty; the cold run needs an empty cache"

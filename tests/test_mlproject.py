@@ -34,7 +34,7 @@ def _run_project(tracking_uri, tmp_path, config, timeout=900):
     return client, exp_id
 
 
-@pytest.mark.parametrize("config", ["projects/quickstart/config.yaml"])
+@pytest.mark.parametrize("config", sorted(str(p.relative_to(ROOT)) for p in (ROOT / "projects").glob("*/config.yaml")))
 def test_mlflow_run_main_creates_nested_runs(tracking_uri, tmp_path, config):
     client, exp_id = _run_project(tracking_uri, tmp_path, config)
     runs = client.search_runs([exp_id])

@@ -43,14 +43,32 @@ def apply_smoke(cfg):
     models = {}
     for name, m in cfg.models.items():
         if m.kind == "neural":
-            optim = m.optim.model_copy(update={"epochs": 1})
-            m = m.model_copy(update={"optim": optim, "early_stopping_patience": None})
+            optim = m.optim.model_copy(update={"epochs": 1, "batch_size": min(m.optim.batch_size, 16)})
+            m = m.model_copy(update={"optim": optim, "early_stopping_patience": None,
+                                     **_small_backbone(m.model_key, m.weights, m.model_kwargs)})
+        elif m.kind == "frozen_backbone":
+            b = m.backbone
+            m = m.model_copy(update={"backbone": b.model_copy(update=_small_backbone(
+                b.model_key, b.weights, b.model_kwargs))})
         models[name] = m
     tuning = cfg.tuning.model_copy(update={"n_trials": min(cfg.tuning.n_trials, 2)})
     return cfg.model_copy(update={
         "data": data, "cv": cfg.cv.model_copy(update={"n_splits": n_splits}),
         "models": models, "tuning": tuning,
     })
+
+
+def _small_backbone(model_key: str, weights: str, model_kwargs: dict) -> dict:
+    """Smoke mode: a small architecture (the spec's test size) with random weights. The
+    run says so: random weights are warned about and tagged weights=random-init."""
+    from .decoding._specs import ESTIMATOR_SPECS
+
+    spec = ESTIMATOR_SPECS.get(model_key)
+    if spec is None:  # a scratch network: already small and random-init
+        return {}
+    if weights != "random":
+        logger.warning("smoke mode: %s uses a small random-init backbone instead of %r", model_key, weights)
+    return {"weights": "random", "model_kwargs": {**spec.small_kwargs, **model_kwargs}}
 
 
 def load_data(cfg) -> tuple[Any, Any, pd.DataFrame | None, dict[str, Any]]:

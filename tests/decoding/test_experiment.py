@@ -237,3 +237,13 @@ def test_failed_fold_recorded_others_continue(mi_arrays, tracking_uri):
     assert (folds[folds.Model == "chance"].Status == "FINISHED").all()
     summary = res.summary()
     assert (summary[summary.Model == "svc"].Status == "failed").all()
+
+
+def test_baselines_take_sfreq_from_data(mi_arrays):
+    from coco_pipe.decoding.data import validate_inputs
+    from coco_pipe.decoding.estimators import build_estimator
+
+    X, y, meta, info = mi_arrays
+    data = validate_inputs(X, y, meta, sfreq=info["sfreq"], ch_names=info["ch_names"])
+    est = build_estimator(ClassicalModelConfig(estimator="CSP_LDA"), data.info)
+    assert est.get_params()["sfreq"] == info["sfreq"]

@@ -44,6 +44,12 @@ _SOURCE_WIDTH_M = 0.035  # Gaussian spatial falloff (sigma) of the motor sources
 _MIXING_WIDTH_M = 0.04  # Gaussian falloff of the background volume conduction
 _N_BACKGROUND_SOURCES_PER_CH = 2
 _MIN_SFREQ = 60.0  # the beta band (18-26 Hz) must lie below Nyquist
+_MRCP_SHAPE = "plateau"
+_MRCP_SITES = ("C3", "C4", "Cz")
+_MRCP_PEAK_S = 1.0
+_MRCP_WIDTH_S = 0.3
+_MRCP_REBOUND = 0.3
+_PINK_KNEE_HZ = 1.0  # the 1/f spectrum is flat below this frequency
 
 
 def _montage_name() -> str:
@@ -288,6 +294,8 @@ def make_motor_imagery(
     effect_size = float(effect_size)
     montage = _make_montage()
     all_pos = montage.get_positions()["ch_pos"]
+    global _ALL_POS
+    _ALL_POS = all_pos
     ch_pos = np.array([all_pos[c] for c in names], dtype=np.float64)
     motor_pos = np.array([all_pos["C3"], all_pos["C4"], all_pos["Cz"]], dtype=np.float64)
     posterior_pos = np.asarray(all_pos["POz"], dtype=np.float64)[None, :]
@@ -376,8 +384,8 @@ def _simulate_subject(
     n_ep = n_epochs_per_class * n_classes
 
     # subject traits
-    gain = rng.lognormal(0.0, 0.1)
-    noise_level = rng.lognormal(0.0, 0.1)
+    gain = rng.uniform(0.8, 1.25)
+    noise_level = rng.uniform(0.85, 1.15)
     pink_alpha = rng.uniform(1.0, 1.5)
     alpha_peak = rng.uniform(8.5, 12.0)
     beta_peak = rng.uniform(18.0, 26.0)
@@ -394,7 +402,7 @@ def _simulate_subject(
     bg_pos = ch_pos[rng.integers(0, n_ch, size=n_bg)] + rng.normal(0.0, 0.015, size=(n_bg, 3))
     mixing = _gaussian_pattern(ch_pos, bg_pos, _MIXING_WIDTH_M).T  # (ch, n_bg)
     mixing /= np.linalg.norm(mixing, axis=1, keepdims=True)
-    pink_amp = 1.0 / np.maximum(freqs, 1.0) ** (pink_alpha / 2.0)
+    pink_amp = 1.0 / np.maximum(freqs, _PINK_KNEE_HZ) ** (pink_alpha / 2.0)
     bg = _spectral_noise(rng, (n_ep, n_bg), pink_amp, n_times)
     data = np.einsum("cs,est->ect", mixing.astype(np.float32), bg, optimize=True)
     data *= np.float32(_BACKGROUND_UV * noise_level)
@@ -433,9 +441,15 @@ def _simulate_subject(
     data += post_pattern.T[None, :, :].astype(np.float32) * post
 
     # MRCP: slow negative shift, onset ~0.4 s, return by ~3 s
-    shape = _sigmoid((t - 0.4) / 0.15) * _sigmoid((2.8 - t) / 0.3)  # (ep, t)
+    if _MRCP_SHAPE == "plateau":
+        shape = _sigmoid((t - 0.4) / 0.15) * _sigmoid((2.8 - t) / 0.3)  # (ep, t)
+    else:
+        shape = np.exp(-((t - _MRCP_PEAK_S) ** 2) / (2 * _MRCP_WIDTH_S**2)) - _MRCP_REBOUND * np.exp(
+            -((t - _MRCP_PEAK_S - 2.5 * _MRCP_WIDTH_S) ** 2) / (2 * (1.5 * _MRCP_WIDTH_S) ** 2)
+        )
     mrcp_weights = np.array([[_MRCP_IPSI, 1.0, 0.0], [1.0, _MRCP_IPSI, 0.0], [0.2, 0.2, 1.0]])[y]
-    topo = mrcp_weights @ _gaussian_pattern(ch_pos, motor_pos + shift, _SOURCE_WIDTH_M)  # (ep, ch)
+    mrcp_pos = np.array([_ALL_POS[c] for c in _MRCP_SITES]) + shift
+    topo = mrcp_weights @ _gaussian_pattern(ch_pos, mrcp_pos, _SOURCE_WIDTH_M)  # (ep, ch)
     amp = -_MRCP_UV * strength * mrcp_jitter
     data += (amp[:, None, None] * topo[:, :, None] * shape[:, None, :]).astype(np.float32)
 

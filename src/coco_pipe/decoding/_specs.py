@@ -431,7 +431,7 @@ _SIGNAL_JEPA_LAYOUT: tuple[str, ...] = (
     "PO4",
 )
 _ALL_TRAIN_MODES: tuple[str, ...] = ("frozen", "full", "lora", "qlora")
-_BACKENDS: tuple[str, ...] = ("braindecode",)
+_BACKENDS: tuple[str, ...] = ("braindecode", "hugging_face")
 
 ESTIMATOR_SPECS: dict[str, FoundationModelSpec] = {
     "bendr": FoundationModelSpec(

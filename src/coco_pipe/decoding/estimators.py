@@ -141,6 +141,9 @@ def build_classical(
             f"estimator {config.estimator!r} is for {'/'.join(entry.tasks)}, but task={info.task!r}"
         )
     est = _with_seed(entry.factory().set_params(**config.params), random_state)
+    if info is not None and info.sfreq is not None and "sfreq" in est.get_params(deep=False):
+        if est.get_params(deep=False)["sfreq"] is None:
+            est.set_params(sfreq=info.sfreq)  # baselines that filter take sfreq from the data
     steps: list[tuple[str, Any]] = []
     if entry.consumes_epochs:
         if info is not None and info.ndim != 3:

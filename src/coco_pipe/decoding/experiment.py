@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
 from .configs import ExperimentConfig
@@ -206,6 +207,9 @@ class Experiment:
             )
         from .tuning import check_search_space
 
+        if tcfg.metric is not None:
+            resolve_metrics([tcfg.metric], self.config.task)
+
         for name, space in tcfg.search_space.items():
             check_search_space(models[name], space)
         return tcfg
@@ -281,10 +285,13 @@ class Experiment:
                     fold_run_id=run_id,
                     random_state=cfg.random_state + k,
                     info=data.info,
+                    fold=k,
+                    verbose=cfg.verbose,
                 )
                 fold_cfg = outcome.best_config
                 report = report.merge(outcome.report)
                 est = build_estimator(fold_cfg, data.info, cfg.random_state)
+                t0 = time.perf_counter()  # fit_seconds: the refit only
             else:
                 est = clone(prototype)
             fit_estimator(
@@ -300,11 +307,15 @@ class Experiment:
                     report = report.merge(hook(workdir))
             if report.failed:
                 raise _ControlledFailure(report.failure_reason or "estimator reported a failed fit")
-            y_pred = est.predict(data.X[test])
-            y_score, classes = _scores(est, data.X[test], cfg.task)
+            X_test, scorer = data.X[test], est
+            if isinstance(est, Pipeline) and est.steps[0][0] == "embed" and len(est.steps) > 1:
+                # embed the test windows once for predict and predict_proba
+                X_test, scorer = est.steps[0][1].transform(X_test), Pipeline(est.steps[1:])
+            y_pred = scorer.predict(X_test)
+            y_score, classes = _scores(scorer, X_test, cfg.task)
             scores = score_all(metrics, data.y[test], y_pred, y_score)
             preds = _prediction_table(name, k, test, data, y_pred, y_score, classes)
-            params = {f"model.{key}": v for key, v in mcfg.flat_params().items()}
+            params = {f"model.{key}": v for key, v in fold_cfg.flat_params().items()}
             params.update({"model.name": name, **report.params})
             tracker.log_batch(
                 run_id,
@@ -423,7 +434,7 @@ class Experiment:
                 splits,
                 lambda yt, yp: metrics[0].func(yt, yp, None),
                 cfg.chance.n_permutations,
-                cfg.random_state,
+                cfg.random_state, greater_is_better=metrics[0].greater_is_better,
             )
             tracker.log_batch(
                 parent,

@@ -385,19 +385,19 @@ def _open_study(
 ):
     """Create or join the study; a shared study must have been made for the same problem."""
     import optuna
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import SQLAlchemyError
 
     last_exc: Exception | None = None
-    for attempt in range(5):  # several workers may create the tables / study at once
+    for attempt in range(8):  # several workers may create the tables / study at once
         try:
             study = optuna.create_study(
                 storage=_storage(tuning.storage), sampler=sampler, pruner=pruner,
                 study_name=study_name, direction=direction, load_if_exists=True,
             )  # fmt: skip
             break
-        except (OperationalError, optuna.exceptions.DuplicatedStudyError) as exc:
-            last_exc = exc
-            time.sleep(0.2 * (attempt + 1))
+        except (SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as exc:
+            last_exc = exc  # (e.g. the other worker stamped the schema version first)
+            time.sleep(0.1 * (attempt + 1) * (1 + np.random.default_rng().random()))
     else:
         raise RuntimeError(
             f"could not open Optuna study {study_name!r} at {redact_url(tuning.storage)}: {last_exc}"
@@ -625,10 +625,8 @@ class _Trial:
         data, train_idx = self.data, self.train_idx
         scored: list[float] = []
         for j, (tr, va) in enumerate(self.inner):
-            rows_tr, rows_va = (
-                train_idx[tr],
-                train_idx[va],
-            )  # absolute rows, all in the training partition
+            # absolute row numbers, all inside the outer fold's training partition
+            rows_tr, rows_va = train_idx[tr], train_idx[va]
             est = build_estimator(cfg, self.info, self.random_state)
             epochs_seen = [0]
 
@@ -852,6 +850,10 @@ def tune_model(
     if tuning.sampler == "grid":
         n_budget = min(n_budget, int(np.prod([len(v) for v in grid_from_space(space).values()])))
 
+    # an estimator trained in epochs reports them at steps fold * max_epochs + epoch
+    prototype = (
+        build_estimator(model_config, info, random_state) if _is_classical(model_config) else None
+    )
     t_start = time.perf_counter()
     with _optuna_verbosity(verbose):
         study = _open_study(
@@ -862,7 +864,7 @@ def tune_model(
             name=name, fold=fold, model_config=model_config, space=space, data=data, train_idx=train_idx,
             inner=inner, metric=metric, maximize=maximize, info=info, random_state=random_state,
             tracker=tracker, fold_run_id=fold_run_id, study_name=study_name,
-            max_epochs=_max_epochs(model_config, space, build_estimator(model_config, info, random_state)),
+            max_epochs=_max_epochs(model_config, space, prototype),
             worker=f"{socket.gethostname()}:{os.getpid()}",
         )  # fmt: skip
         n_mine = n_failed_mine = 0

@@ -161,9 +161,13 @@ def test_unsupported_pooling_is_refused_before_building(monkeypatch):
         _build("cbramod", pooling="max")
 
 
-def test_hugging_face_backend_is_not_implemented_yet():
-    with pytest.raises(NotImplementedError, match="hugging_face"):
-        _build("labram", backend="hugging_face")
+def test_hugging_face_backend_dispatches_to_the_transformers_loader():
+    bb_hf = _build("cbramod", backend="hugging_face")
+    bb_bd = _build("cbramod")
+    assert bb_hf.weights.as_tags()["backend"] == "hugging_face"
+    assert bb_hf.weights_digest == bb_bd.weights_digest  # same seed, same weights, either loader
+    with pytest.raises(ValueError, match="options of backend='hugging_face'"):
+        _build("cbramod", trust_remote_code=True)
 
 
 def test_model_kwargs_cannot_override_signal_arguments():

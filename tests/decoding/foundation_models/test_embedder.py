@@ -180,11 +180,35 @@ def test_check_data_info_accepts_good_input_without_building(monkeypatch):
     _embedder(sfreq=None).check_data_info(_info())
 
 
-def test_hugging_face_backend_reports_not_implemented():
-    with pytest.raises(NotImplementedError, match="hugging_face"):
-        _embedder(backend="hugging_face").check_data_info(_info())
+def test_hugging_face_backend_embeds_like_braindecode(tmp_path):
+    import torch
+
+    X = np.random.default_rng(0).normal(0, 2e-5, (4, 19, 500)).astype(np.float32)
+    torch.manual_seed(0)
+    a = _embedder("cbramod").fit_transform(X)
+    torch.manual_seed(0)
+    b = _embedder("cbramod", backend="hugging_face").fit_transform(X)
+    np.testing.assert_array_equal(a, b)
 
 
 def test_transform_rejects_2d_input():
     with pytest.raises(ValueError, match="3-D"):
         _embedder().fit(np.zeros((4, 10), np.float32))
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "check_no_attributes_set_in_init",
+        "check_parameters_default_constructible",
+        "check_get_params_invariance",
+        "check_set_params",
+        "check_estimator_repr",
+        "check_estimator_cloneable",
+        "check_valid_tag_types",
+    ],
+)
+def test_sklearn_estimator_checks_that_apply_to_3d_input(check):
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("BackboneEmbedder", _embedder("cbramod"))

@@ -111,7 +111,9 @@ def test_train_modes_fit_predict_and_report(fitted, data, mode, tmp_path):
     assert ("train_loss", hist[1]["train_loss"], 2) in report.step_metrics
     folder = dict(report.artifacts)[weights_kind]
     if weights_kind == "adapter":
-        assert (folder / "adapter_config.json").exists() and (folder / "adapter_model.safetensors").exists()
+        assert (folder / "adapter_config.json").exists() and (
+            folder / "adapter_model.safetensors"
+        ).exists()
     else:
         assert any(p.suffix == ".safetensors" for p in folder.iterdir())
     manifest = json.loads((folder / "checkpoint_manifest.json").read_text())
@@ -140,7 +142,9 @@ def test_qlora_base_layers_are_really_4bit(fitted):
         assert not layer.weight.requires_grad
         # packed: two 4-bit values per byte
         assert layer.weight.numel() * 2 == layer.in_features * layer.out_features
-    lora_params = [n for n, p in est.network_.named_parameters() if p.requires_grad and "lora_" in n]
+    lora_params = [
+        n for n, p in est.network_.named_parameters() if p.requires_grad and "lora_" in n
+    ]
     assert lora_params
     assert all(p.dtype == torch.float32 for n, p in est.network_.named_parameters() if "lora_" in n)
     assert est.get_model_card_info()["quantization"]["n_4bit_layers"] == len(quant)
@@ -151,7 +155,9 @@ def test_saved_model_reloads_on_fresh_backbone_and_predicts_exactly(fitted, data
     X, _, groups = data
     est = fitted(mode)
     test = X[groups == "sub-03"]
-    folder = est.save_adapter(tmp_path / "a") if mode in ("lora", "qlora") else est.save(tmp_path / "a")
+    folder = (
+        est.save_adapter(tmp_path / "a") if mode in ("lora", "qlora") else est.save(tmp_path / "a")
+    )
     meta = json.loads((folder / MODEL_FILE).read_text())
     assert meta["ch_names"] == CHS and meta["sfreq"] == SFREQ and meta["n_times"] == X.shape[2]
     assert NeuralFineTuneConfig.model_validate(meta["config"]) == est.config
@@ -180,19 +186,24 @@ def test_train_mode_not_allowed_by_spec(monkeypatch, data):
     spec = dataclasses.replace(ESTIMATOR_SPECS["cbramod"], train_modes=("frozen", "full"))
     monkeypatch.setitem(ESTIMATOR_SPECS, "cbramod", spec)
     est = NeuralDecoder(_cfg("lora"), sfreq=SFREQ, ch_names=CHS, quiet=True)
-    with pytest.raises(ValueError, match="train_mode='lora' is not allowed for model_key='cbramod'"):
+    with pytest.raises(
+        ValueError, match="train_mode='lora' is not allowed for model_key='cbramod'"
+    ):
         est.fit(X[:24], y[:24])
 
 
 def test_fp16_on_cpu_is_refused_before_fitting(data, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     X, y, _ = data
-    est = NeuralDecoder(_cfg("frozen", device=DeviceConfig(precision="fp16")), sfreq=SFREQ, quiet=True)
+    est = NeuralDecoder(
+        _cfg("frozen", device=DeviceConfig(precision="fp16")), sfreq=SFREQ, quiet=True
+    )
     with pytest.raises(ValueError, match="precision='fp16' needs a CUDA GPU"):
         est.fit(X[:24], y[:24])
     with pytest.raises(ValueError, match="no CUDA GPU is visible"):
         NeuralDecoder(_cfg("frozen", device=DeviceConfig(device="cuda"))).check_data_info(
-            DataInfo(24, 3, 8, 400, SFREQ, tuple(CHS), "classification", (0, 1)))
+            DataInfo(24, 3, 8, 400, SFREQ, tuple(CHS), "classification", (0, 1))
+        )
 
 
 def test_qlora_without_bitsandbytes_names_the_extra(monkeypatch):
@@ -209,7 +220,10 @@ def test_validation_split_leaving_group_or_class_empty_errors(data):
     with pytest.raises(ValueError, match="at least 2 groups"):
         est.fit(X[one_subject], y[one_subject], groups=groups[one_subject])
     # each subject holds a single class: no grouped split keeps both classes on both sides
-    idx = np.r_[np.flatnonzero((groups == "sub-01") & (y == 0)), np.flatnonzero((groups == "sub-02") & (y == 1))]
+    idx = np.r_[
+        np.flatnonzero((groups == "sub-01") & (y == 0)),
+        np.flatnonzero((groups == "sub-02") & (y == 1)),
+    ]
     with pytest.raises(ValueError, match="leaves every class"):
         est.fit(X[idx], y[idx], groups=groups[idx])
     idx = np.r_[np.flatnonzero(y == 0)[:10], np.flatnonzero(y == 1)[:1]]
@@ -241,13 +255,19 @@ def test_frozen_on_cache_matches_frozen_through_backbone(data, tmp_path):
     X, y, _ = data
     out = {}
     for cached in (True, False):
-        cfg = _cfg("frozen", cache_embeddings=cached, cache_dir=str(tmp_path / "cache") if cached else None)
-        est = NeuralDecoder(cfg, sfreq=SFREQ, ch_names=CHS, quiet=True, random_state=1).fit(X[:32], y[:32])
+        cfg = _cfg(
+            "frozen", cache_embeddings=cached, cache_dir=str(tmp_path / "cache") if cached else None
+        )
+        est = NeuralDecoder(cfg, sfreq=SFREQ, ch_names=CHS, quiet=True, random_state=1).fit(
+            X[:32], y[:32]
+        )
         assert est.use_cached_embeddings_ is cached
         out[cached] = est
     if "computed" in out[True].cache_stats_:  # the on-disk cache was used
         assert out[True].cache_stats_["computed"] == 32
-    np.testing.assert_allclose(out[True].predict_proba(X[32:]), out[False].predict_proba(X[32:]), atol=1e-5)
+    np.testing.assert_allclose(
+        out[True].predict_proba(X[32:]), out[False].predict_proba(X[32:]), atol=1e-5
+    )
     np.testing.assert_allclose([h["train_loss"] for h in out[True].history_],
                                [h["train_loss"] for h in out[False].history_], rtol=1e-4)  # fmt: skip
 

@@ -87,7 +87,9 @@ def test_scratch_network_beats_chance_on_planted_effect(planted, key, tmp_path):
 def test_scratch_reload_predicts_exactly_and_resamples(planted, tmp_path):
     X, y, tr, te = planted
     cfg = _scratch_cfg("eegnet", epochs=2, scratch_sfreq=96.0)
-    est = NeuralDecoder(cfg, sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True).fit(X[tr], y[tr])
+    est = NeuralDecoder(cfg, sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True).fit(
+        X[tr], y[tr]
+    )
     assert est.get_model_card_info()["adaptation"]["adapt.n_times"] == 192  # 2 s at 96 Hz
     loaded = NeuralDecoder.load(est.save(tmp_path / "m"))
     np.testing.assert_array_equal(loaded.predict_proba(X[te]), est.predict_proba(X[te]))
@@ -96,11 +98,14 @@ def test_scratch_reload_predicts_exactly_and_resamples(planted, tmp_path):
 def test_seeded_fit_is_deterministic_on_cpu(planted):
     X, y, tr, te = planted
     runs = [
-        NeuralDecoder(_scratch_cfg("shallow_fbcsp", epochs=2), sfreq=SFREQ, random_state=3, quiet=True)
-        .fit(X[tr][:40], y[tr][:40])
+        NeuralDecoder(
+            _scratch_cfg("shallow_fbcsp", epochs=2), sfreq=SFREQ, random_state=3, quiet=True
+        ).fit(X[tr][:40], y[tr][:40])
         for _ in range(2)
     ]
-    assert [h["train_loss"] for h in runs[0].history_] == [h["train_loss"] for h in runs[1].history_]
+    assert [h["train_loss"] for h in runs[0].history_] == [
+        h["train_loss"] for h in runs[1].history_
+    ]
     np.testing.assert_array_equal(runs[0].predict_proba(X[te]), runs[1].predict_proba(X[te]))
 
 
@@ -117,7 +122,9 @@ def test_clone_and_from_config_store_arguments_only():
 def test_regression_task(planted):
     X, _, tr, te = planted
     target = X[:, 0].std(axis=1) * 1e6  # a continuous, learnable target
-    est = NeuralDecoder(_scratch_cfg("shallow_fbcsp", epochs=2), sfreq=SFREQ, task="regression", quiet=True)
+    est = NeuralDecoder(
+        _scratch_cfg("shallow_fbcsp", epochs=2), sfreq=SFREQ, task="regression", quiet=True
+    )
     est.fit(X[tr], target[tr])
     pred = est.predict(X[te])
     assert pred.shape == (len(te),) and np.isfinite(pred).all()
@@ -149,15 +156,17 @@ def test_scratch_config_defaults_and_model_key_validation():
     assert set(_SCRATCH_KEYS) == set(SCRATCH_SPECS)
     assert NeuralFineTuneConfig(model_key="cbramod", train_mode="qlora").quantization.enabled
     with pytest.raises(ValueError, match="needs quantization.enabled=True"):
-        NeuralFineTuneConfig(model_key="cbramod", train_mode="qlora", quantization={"enabled": False})
+        NeuralFineTuneConfig(
+            model_key="cbramod", train_mode="qlora", quantization={"enabled": False}
+        )
     with pytest.raises(ValueError, match="only used with train_mode='qlora'"):
         NeuralFineTuneConfig(model_key="cbramod", train_mode="lora", quantization={"enabled": True})
 
 
-def test_window_too_short_for_deep4_is_clear():
-    est = NeuralDecoder(NeuralFineTuneConfig(model_key="deep4"), sfreq=250.0)
-    with pytest.raises(ValueError, match="Deep4Net cannot"):
-        est.check_data_info(DataInfo(10, 3, 4, 50, 250.0, None, "classification", (0, 1)))
+def test_window_too_short_for_the_network_is_clear():
+    est = NeuralDecoder(NeuralFineTuneConfig(model_key="shallow_fbcsp"), sfreq=250.0)
+    with pytest.raises(ValueError, match="ShallowFBCSPNet cannot .* n_times=20"):
+        est.check_data_info(DataInfo(10, 3, 4, 20, 250.0, None, "classification", (0, 1)))
 
 
 def test_resample_and_volts_scale():

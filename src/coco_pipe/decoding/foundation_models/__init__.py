@@ -22,6 +22,10 @@ _LAZY = {
     "embed": "backbones",
     "BackboneEmbedder": "embedder",
     "FORWARD_COUNTER": "embedder",
+    "CocoPipeEEGConfig": "hf",
+    "CocoPipeEEGModel": "hf",
+    "build_hf_backbone": "hf",
+    "export_to_hf": "hf",
 }
 
 __all__ = sorted(_LAZY)

@@ -199,9 +199,7 @@ class AdaptationPlan:
             )
         out = X.astype(np.float32, copy=False)
         if self.channel_matrix is not None:
-            out = np.einsum(
-                "oc,nct->not", self.channel_matrix.astype(np.float32), out, optimize=True
-            )
+            out = np.matmul(self.channel_matrix.astype(np.float32), out)  # (o, c) @ (n, c, t)
         if self.resample_up != 1 or self.resample_down != 1:
             from scipy.signal import resample_poly
 

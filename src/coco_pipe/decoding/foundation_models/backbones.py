@@ -349,6 +349,8 @@ def build_backbone(
     n_channels: int | None,
     n_times: int | None,
     trust_remote_code: bool = False,
+    quantization: Any = None,
+    torch_dtype: Any = None,
 ) -> Backbone:
     """Build (and load) a frozen backbone for data of the given shape.
 
@@ -389,19 +391,35 @@ def build_backbone(
     200
     """
     spec = get_spec(model_key)
-    if backend == "hugging_face":
-        raise NotImplementedError(
-            "backend='hugging_face' is not implemented yet (planned in a later issue); use backend='braindecode'"
-        )
     if backend not in spec.backends:
         raise ValueError(
             f"backend {backend!r} cannot load {model_key!r}; supported: {', '.join(spec.backends)}"
+        )
+    if backend == "hugging_face":
+        from .hf import build_hf_backbone
+
+        return build_hf_backbone(
+            model_key, weights=weights, revision=revision, pooling=pooling, model_kwargs=model_kwargs,
+            sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times,
+            trust_remote_code=trust_remote_code, quantization=quantization, torch_dtype=torch_dtype,
+        )  # fmt: skip
+    if trust_remote_code or quantization is not None or torch_dtype is not None:
+        raise ValueError(
+            "trust_remote_code, quantization and torch_dtype are options of backend='hugging_face'; "
+            f"got backend={backend!r}"
         )
     check_pooling(spec, pooling)
     model_kwargs = dict(model_kwargs or {})
     plan = make_plan(spec, sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times)
     resolve_weights, load_weights_into, _ = _weights_api()
     source = resolve_weights(weights, spec=spec, revision=revision)
+    if spec.key == "reve" and plan.positions_source != "reve:position-bank" and weights != "random":
+        logger.warning(
+            "REVE: braindecode's electrode position bank (reve_positions.json) is not cached, so "
+            "positions come from MNE's standard_1005 montage (metres); they may differ from the "
+            "coordinates REVE was pretrained with. Prefetch the bank into the folder named by the "
+            "REVE_POSITIONS_PATH / MNE_DATA config (default ~/mne_data) to use it."
+        )
 
     model = _build_model(spec, plan, model_kwargs)
     digest = load_weights_into(model, source)

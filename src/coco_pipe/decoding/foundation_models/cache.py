@@ -65,11 +65,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from filelock import FileLock
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -886,6 +888,8 @@ class EmbeddingCache:
             "weights",
             "info",
         ]
+        import pandas as pd
+
         with self._connect() as con:
             rows = con.execute(
                 """
@@ -1169,6 +1173,8 @@ def cache_info_command(root: str | None = None) -> str:
     --------
     >>> print(cache_info_command("/tmp/coco-cache-doc"))                 # doctest: +SKIP
     """
+    import pandas as pd
+
     cache = EmbeddingCache(root)
     if not cache.index_path.exists():
         return f"embedding cache {cache.root}: empty (no index yet)"

@@ -171,10 +171,6 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         from .backbones import check_pooling
 
         spec = self._spec()
-        if self.backend == "hugging_face":
-            raise NotImplementedError(
-                "backend='hugging_face' is not implemented yet (planned in a later issue); use backend='braindecode'"
-            )
         if self.backend not in spec.backends:
             raise ValueError(
                 f"backend {self.backend!r} cannot load {self.model_key!r}; supported: {spec.backends}"

@@ -59,12 +59,14 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -209,11 +211,20 @@ class _ConfigPlan:
                 f"{len(chs)} channels, n_times={config.n_times}, sfreq={config.sfreq}"
             )
         if config.n_chans is not None and int(config.n_chans) != len(chs):
-            raise ValueError(f"config n_chans={config.n_chans} but chs_info lists {len(chs)} channels")
+            raise ValueError(
+                f"config n_chans={config.n_chans} but chs_info lists {len(chs)} channels"
+            )
         names = tuple(str(ch["ch_name"]) for ch in chs)
         has_loc = [ch.get("loc") is not None for ch in chs]
-        positions = tuple(tuple(float(v) for v in ch["loc"][:3]) for ch in chs) if all(has_loc) else None
-        return cls(ch_names=names, positions=positions, n_times=int(config.n_times), sfreq=float(config.sfreq))
+        positions = (
+            tuple(tuple(float(v) for v in ch["loc"][:3]) for ch in chs) if all(has_loc) else None
+        )
+        return cls(
+            ch_names=names,
+            positions=positions,
+            n_times=int(config.n_times),
+            sfreq=float(config.sfreq),
+        )
 
 
 def _plan_chs_json(plan: Any) -> list[dict[str, Any]]:
@@ -278,11 +289,17 @@ class CocoPipeEEGModel(PreTrainedModel):
     def _init_weights(self, module: nn.Module) -> None:
         """No-op: braindecode constructors initialise their own parameters."""
 
-    def _move_missing_keys_from_meta_to_device(self, missing_keys, device_map, device_mesh, hf_quantizer) -> None:
+    def _move_missing_keys_from_meta_to_device(
+        self, missing_keys, device_map, device_mesh, hf_quantizer
+    ) -> None:
         """Nothing is on the meta device (see :meth:`get_init_context`); keep computed buffers."""
-        still_meta = [k for k in missing_keys if self.get_parameter_or_buffer(k).device.type == "meta"]
+        still_meta = [
+            k for k in missing_keys if self.get_parameter_or_buffer(k).device.type == "meta"
+        ]
         if still_meta:  # missing keys are refused by build_hf_backbone anyway
-            raise ValueError(f"{MODEL_TYPE}: tensors missing from the checkpoint: {sorted(still_meta)[:8]}")
+            raise ValueError(
+                f"{MODEL_TYPE}: tensors missing from the checkpoint: {sorted(still_meta)[:8]}"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled features of adapted windows ``x`` (B, n_chans, n_times) -> (B, emb_dim)."""
@@ -358,7 +375,9 @@ def _resolve_dtype(torch_dtype: Any) -> torch.dtype:
         return torch_dtype
     key = str(torch_dtype).removeprefix("torch.")
     if key not in _DTYPES:
-        raise ValueError(f"torch_dtype must be one of {sorted(_DTYPES)} or a torch.dtype, got {torch_dtype!r}")
+        raise ValueError(
+            f"torch_dtype must be one of {sorted(_DTYPES)} or a torch.dtype, got {torch_dtype!r}"
+        )
     return _DTYPES[key]
 
 
@@ -391,6 +410,21 @@ def _bnb_config(quantization: Any):
     )
 
 
+@contextlib.contextmanager
+def _progress_bars():
+    """transformers' own progress bars only on a TTY (restored afterwards)."""
+    from transformers.utils import logging as hf_logging  # noqa: PLC0415
+
+    turn_off = hf_logging.is_progress_bar_enabled() and not sys.stderr.isatty()
+    if turn_off:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if turn_off:
+            hf_logging.enable_progress_bar()
+
+
 # ----------------------------------------------------------------------------- sources
 @dataclass(frozen=True)
 class _Resolved:
@@ -420,7 +454,9 @@ def _classify(folder: Path) -> str:
     return "braindecode"
 
 
-def _not_cached_error(repo: str, revision: str | None, cache: Path, err: Exception) -> HFCheckpointNotAvailableError:
+def _not_cached_error(
+    repo: str, revision: str | None, cache: Path, err: Exception
+) -> HFCheckpointNotAvailableError:
     rev = revision or "main"
     folder = "models--" + repo.replace("/", "--")
     return HFCheckpointNotAvailableError(
@@ -461,8 +497,14 @@ def _hub_snapshot(repo: str, revision: str | None) -> tuple[Path, str | None]:
     except (LocalEntryNotFoundError, OSError, ValueError) as err:
         raise _not_cached_error(repo, revision, cache, err) from err
     folder = Path(path)
-    if _read_config(folder) is None and not any(folder.glob("*.safetensors")) and not any(folder.glob("*.bin")):
-        raise _not_cached_error(repo, revision, cache, FileNotFoundError("snapshot holds no config or weights"))
+    if (
+        _read_config(folder) is None
+        and not any(folder.glob("*.safetensors"))
+        and not any(folder.glob("*.bin"))
+    ):
+        raise _not_cached_error(
+            repo, revision, cache, FileNotFoundError("snapshot holds no config or weights")
+        )
     return folder, folder.name
 
 
@@ -477,7 +519,9 @@ def _resolve(weights: str, *, spec: Any, revision: str | None) -> _Resolved:
         )
     weights = weights.strip()
     if weights in ("random", "random-init"):
-        return _Resolved("random", resolve_weights(weights, spec=spec, revision=revision), None, None, None)
+        return _Resolved(
+            "random", resolve_weights(weights, spec=spec, revision=revision), None, None, None
+        )
     path = Path(weights).expanduser()
     if path.exists():
         if path.is_dir():
@@ -485,7 +529,9 @@ def _resolve(weights: str, *, spec: Any, revision: str | None) -> _Resolved:
             if kind in ("coco_pipe_eeg", "remote_code"):
                 src = WeightsSource("local_dir", str(path.resolve()), None, str(path.resolve()))
                 return _Resolved(kind, src, path.resolve(), None, None)
-        return _Resolved("braindecode", resolve_weights(weights, spec=spec, revision=revision), None, None, None)
+        return _Resolved(
+            "braindecode", resolve_weights(weights, spec=spec, revision=revision), None, None, None
+        )
     if weights == "pretrained":
         if not spec.hub_repo:
             raise ValueError(
@@ -500,7 +546,9 @@ def _resolve(weights: str, *, spec: Any, revision: str | None) -> _Resolved:
     except ImportError:  # pragma: no cover
         raise
     if _looks_like_path(text):
-        resolve_weights(text, spec=spec, revision=revision)  # raises FileNotFoundError naming the path
+        resolve_weights(
+            text, spec=spec, revision=revision
+        )  # raises FileNotFoundError naming the path
     repo, rev = _split_revision(text, revision)
     if not _HUB_ID.match(repo):
         resolve_weights(text, spec=spec, revision=revision)  # raises the ValueError
@@ -524,7 +572,9 @@ def _weight_file(folder: Path) -> Path:
 def _file_digest(folder: Path) -> str:
     """Digest of the braindecode weights in a ``coco_pipe_eeg`` folder (same as the braindecode backend's)."""
     state = load_state_dict_file(_weight_file(folder))
-    return state_dict_digest({k[len(_PREFIX) :] if k.startswith(_PREFIX) else k: v for k, v in state.items()})
+    return state_dict_digest(
+        {k[len(_PREFIX) :] if k.startswith(_PREFIX) else k: v for k, v in state.items()}
+    )
 
 
 # ----------------------------------------------------------------------------- export
@@ -540,7 +590,9 @@ def hf_config_from_backbone(backbone: Backbone) -> CocoPipeEEGConfig:
     return _config_for(spec, plan, dict(backbone.model_kwargs or {}), backbone.pooling)
 
 
-def _config_for(spec: Any, plan: Any, model_kwargs: dict[str, Any], pooling: str) -> CocoPipeEEGConfig:
+def _config_for(
+    spec: Any, plan: Any, model_kwargs: dict[str, Any], pooling: str
+) -> CocoPipeEEGConfig:
     return CocoPipeEEGConfig(
         model_key=spec.key,
         braindecode_class=_model_class(spec).__name__,
@@ -623,10 +675,14 @@ def export_to_hf(backbone: Backbone, directory: str | os.PathLike) -> Path:
     ['config.json', 'model.safetensors']
     """
     if not isinstance(backbone, Backbone):
-        raise TypeError(f"backbone must be a Backbone (from build_backbone), got {type(backbone).__name__}")
+        raise TypeError(
+            f"backbone must be a Backbone (from build_backbone), got {type(backbone).__name__}"
+        )
     source = _braindecode_model(backbone.module)
     if any(getattr(p, "bnb_quantized", False) for p in source.parameters()):
-        raise ValueError("export_to_hf needs a full-precision backbone; this one holds 4-bit layers")
+        raise ValueError(
+            "export_to_hf needs a full-precision backbone; this one holds 4-bit layers"
+        )
     config = hf_config_from_backbone(backbone)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module=r"braindecode\..*")
@@ -634,7 +690,8 @@ def export_to_hf(backbone: Backbone, directory: str | os.PathLike) -> Path:
     result = model.backbone.model.load_state_dict(source.state_dict(), strict=True)
     if result.missing_keys or result.unexpected_keys:  # pragma: no cover - strict raises first
         raise ValueError(f"weights do not fit: {result}")
-    folder = _atomic_save(model, directory)
+    with _progress_bars():
+        folder = _atomic_save(model, directory)
     logger.info("hf: exported %s backbone to %s", backbone.spec.key, folder)
     return folder
 
@@ -651,7 +708,9 @@ def _check_loading_info(info: Mapping[str, Any], where: str) -> None:
             "this model_key and size (model_kwargs), and were its windows of the same channels/length?"
         )
     if unexpected:
-        logger.warning("hf: %s: %d unexpected tensors ignored: %s", where, len(unexpected), unexpected[:8])
+        logger.warning(
+            "hf: %s: %d unexpected tensors ignored: %s", where, len(unexpected), unexpected[:8]
+        )
 
 
 def _from_pretrained_kwargs(bnb, dtype: torch.dtype) -> dict[str, Any]:
@@ -673,27 +732,47 @@ def _load_coco_folder(
 ) -> PreTrainedModel:
     extra: dict[str, Any] = {}
     if hub:
-        extra = {"revision": revision, "cache_dir": str(hub_cache_dir()), "local_files_only": hub_offline()}
+        extra = {
+            "revision": revision,
+            "cache_dir": str(hub_cache_dir()),
+            "local_files_only": hub_offline(),
+        }
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module=r"braindecode\..*")
         model, info = AutoModel.from_pretrained(
-            name_or_path, config=config, trust_remote_code=False, **extra, **_from_pretrained_kwargs(bnb, dtype)
+            name_or_path,
+            config=config,
+            trust_remote_code=False,
+            **extra,
+            **_from_pretrained_kwargs(bnb, dtype),
         )
     _check_loading_info(info, name_or_path)
     return model
 
 
-def _folder_config(folder: Path, spec: Any, plan: Any, model_kwargs: dict, pooling: str) -> CocoPipeEEGConfig:
+def _folder_config(
+    folder: Path, spec: Any, plan: Any, model_kwargs: dict, pooling: str
+) -> CocoPipeEEGConfig:
     config = AutoConfig.from_pretrained(str(folder), trust_remote_code=False)
     if not isinstance(config, CocoPipeEEGConfig):  # pragma: no cover - classified by model_type
-        raise ValueError(f"{str(folder)!r} holds a {type(config).__name__}, not a {MODEL_TYPE} config")
+        raise ValueError(
+            f"{str(folder)!r} holds a {type(config).__name__}, not a {MODEL_TYPE} config"
+        )
     if config.model_key != spec.key:
         raise ValueError(
             f"checkpoint {str(folder)!r} holds a {config.model_key!r} backbone, but model_key={spec.key!r}"
         )
     kwargs = {**dict(config.model_kwargs or {}), **model_kwargs}
     fresh = _config_for(spec, plan, kwargs, pooling)
-    for name in ("n_chans", "n_times", "sfreq", "chs_info", "model_kwargs", "pooling", "braindecode_class"):
+    for name in (
+        "n_chans",
+        "n_times",
+        "sfreq",
+        "chs_info",
+        "model_kwargs",
+        "pooling",
+        "braindecode_class",
+    ):
         setattr(config, name, getattr(fresh, name))
     return config
 
@@ -703,7 +782,24 @@ def _remote_model_kwargs(remote_config: Any, spec: Any) -> dict[str, Any]:
     cls = _model_class(spec)
     params = set(inspect.signature(cls.__init__).parameters) - set(_SIGNAL_ARGS) - {"self"}
     data = remote_config.to_dict() if hasattr(remote_config, "to_dict") else dict(remote_config)
-    return {k: v for k, v in data.items() if k in params and isinstance(v, (int, float, str, bool, list))}
+    return {
+        k: v
+        for k, v in data.items()
+        if k in params and isinstance(v, (int, float, str, bool, list))
+    }
+
+
+def _strip_to_fit(state: dict[str, torch.Tensor], own: set[str]) -> dict[str, torch.Tensor]:
+    """Drop the remote model's wrapper prefix (e.g. ``reve.``) when that makes its keys fit."""
+    prefixes = {""} | {k.split(".", 1)[0] + "." for k in state if "." in k}
+
+    def fit(prefix: str) -> int:
+        return sum(1 for k in state if k.startswith(prefix) and k[len(prefix) :] in own)
+
+    best = max(sorted(prefixes), key=fit)
+    if not best:
+        return state
+    return {k[len(best) :]: v for k, v in state.items() if k.startswith(best)}
 
 
 def _load_remote(resolved: _Resolved, spec: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -711,10 +807,17 @@ def _load_remote(resolved: _Resolved, spec: Any) -> tuple[dict[str, torch.Tensor
     name = resolved.repo or str(resolved.folder)
     extra: dict[str, Any] = {"trust_remote_code": True}
     if resolved.repo is not None:
-        extra.update(revision=resolved.revision, cache_dir=str(hub_cache_dir()), local_files_only=hub_offline())
+        extra.update(
+            revision=resolved.revision,
+            cache_dir=str(hub_cache_dir()),
+            local_files_only=hub_offline(),
+        )
     remote_config = AutoConfig.from_pretrained(name, **extra)
     remote = AutoModel.from_pretrained(name, **extra)
-    state = {k: v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in remote.state_dict().items()}
+    state = {
+        k: v.detach().to("cpu", torch.float32).contiguous().clone()
+        for k, v in remote.state_dict().items()
+    }
     logger.info("hf: loaded %s with its own modeling code (%s)", name, type(remote).__name__)
     return state, _remote_model_kwargs(remote_config, spec)
 
@@ -806,13 +909,19 @@ def build_hf_backbone(
             "Read the repository's *.py files before turning it on."
         )
 
-    with tempfile.TemporaryDirectory(prefix="coco-pipe-hf-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="coco-pipe-hf-") as tmp, _progress_bars():
         if resolved.kind == "coco_pipe_eeg":
             config = _folder_config(resolved.folder, spec, plan, model_kwargs, pooling)
             hub = resolved.repo is not None
             name = resolved.repo if hub else str(resolved.folder)
-            model = _load_coco_folder(name, revision=resolved.revision, config=config, bnb=bnb, dtype=dtype, hub=hub)
-            digest = _file_digest(resolved.folder) if bnb is not None else state_dict_digest(model.backbone.model)
+            model = _load_coco_folder(
+                name, revision=resolved.revision, config=config, bnb=bnb, dtype=dtype, hub=hub
+            )
+            digest = (
+                _file_digest(resolved.folder)
+                if bnb is not None
+                else state_dict_digest(model.backbone.model)
+            )
             kwargs_used = dict(config.model_kwargs or {})
         else:
             # random init, braindecode checkpoints and remote-code checkpoints: build the
@@ -830,6 +939,8 @@ def build_hf_backbone(
             if state is not None:
                 from safetensors.torch import save_file  # noqa: PLC0415
 
+                state = _strip_to_fit(state, set(model.backbone.model.state_dict()))
+
                 tmp_file = Path(tmp) / "remote.safetensors"
                 save_file(state, str(tmp_file))
                 source = WeightsSource(source.kind, source.location, source.revision, str(tmp_file))
@@ -837,8 +948,12 @@ def build_hf_backbone(
             if bnb is not None or dtype != torch.float32:
                 # 4-bit / dtype loading goes through transformers: save, then from_pretrained
                 folder = _atomic_save(model, Path(tmp) / "model")
-                model = _load_coco_folder(str(folder), revision=None, config=config, bnb=bnb, dtype=dtype, hub=False)
-            model.config.name_or_path = resolved.repo or str(resolved.folder or resolved.source.location)
+                model = _load_coco_folder(
+                    str(folder), revision=None, config=config, bnb=bnb, dtype=dtype, hub=False
+                )
+            model.config.name_or_path = resolved.repo or str(
+                resolved.folder or resolved.source.location
+            )
 
     module = model
     module.eval()
@@ -847,16 +962,20 @@ def build_hf_backbone(
     with torch.no_grad():
         probe = module(torch.zeros(1, plan.n_channels, plan.n_times))
     if probe.ndim != 2 or probe.shape[0] != 1:
-        raise RuntimeError(f"{spec.display_name}: feature extraction gave shape {tuple(probe.shape)}, expected (1, D)")
+        raise RuntimeError(
+            f"{spec.display_name}: feature extraction gave shape {tuple(probe.shape)}, expected (1, D)"
+        )
     for p in module.parameters():
         if p.is_floating_point():
             p.requires_grad_(True)
 
     qdesc = "none"
     if bnb is not None:
-        qdesc = f"bnb-4bit-{bnb.bnb_4bit_quant_type}" + ("-dq" if bnb.bnb_4bit_use_double_quant else "")
+        qdesc = f"bnb-4bit-{bnb.bnb_4bit_quant_type}" + (
+            "-dq" if bnb.bnb_4bit_use_double_quant else ""
+        )
     wsource = HFWeightsSource(
-        base=resolved.source if resolved.kind != "remote_code" or resolved.repo is None else resolved.source,
+        base=resolved.source,
         format="random-init" if resolved.kind == "random" else resolved.kind,
         trust_remote_code=trust_remote_code,
         quantization=qdesc,

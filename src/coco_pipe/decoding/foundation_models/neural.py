@@ -41,14 +41,16 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
+from torch import nn
 
 from ..configs.neural import NeuralFineTuneConfig
 from ..data import DataInfo
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NeuralTrainable", "NeuralDecoder", "MODEL_FILE"]
+__all__ = ["NeuralTrainable", "NeuralDecoder", "NeuralNetwork", "MODEL_FILE"]
 
 MODEL_FILE = "coco_pipe_model.json"
 _FORMAT = "coco_pipe.neural/1"
@@ -82,9 +84,7 @@ class NeuralTrainable(Protocol):
 # --------------------------------------------------------------------------- modules
 
 
-def _make_head(kind: str, in_dim: int, n_out: int, hidden: int, dropout: float):
-    import torch.nn as nn
-
+def _make_head(kind: str, in_dim: int, n_out: int, hidden: int, dropout: float) -> nn.Module:
     if kind == "linear":
         return nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, n_out))
     return nn.Sequential(
@@ -92,28 +92,27 @@ def _make_head(kind: str, in_dim: int, n_out: int, hidden: int, dropout: float):
     )
 
 
-def _network_class():
-    import torch.nn as nn
+class NeuralNetwork(nn.Module):
+    """Backbone (features or, for scratch nets, logits) followed by the head.
 
-    class NeuralNetwork(nn.Module):
-        """Backbone (features or, for scratch nets, logits) followed by the head."""
+    With ``frozen_backbone`` the backbone stays in eval mode (dropout off, batch-norm
+    statistics fixed) even while the head trains.
+    """
 
-        def __init__(self, backbone: nn.Module, head: nn.Module, frozen_backbone: bool):
-            super().__init__()
-            self.backbone = backbone
-            self.head = head
-            self.frozen_backbone = frozen_backbone
+    def __init__(self, backbone: nn.Module, head: nn.Module, frozen_backbone: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.frozen_backbone = frozen_backbone
 
-        def forward(self, x):
-            return self.head(self.backbone(x))
+    def forward(self, x):
+        return self.head(self.backbone(x))
 
-        def train(self, mode: bool = True):
-            super().train(mode)
-            if self.frozen_backbone:
-                self.backbone.eval()
-            return self
-
-    return NeuralNetwork
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.frozen_backbone:
+            self.backbone.eval()
+        return self
 
 
 @dataclass
@@ -491,8 +490,6 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
     def _assemble(self, cfg, source: _Source, *, n_out: int, seed: int, device, base_state=None,
                   adapter_dir: Path | None = None):  # fmt: skip
         """Backbone surgery for the train mode, head, network on ``device``."""
-        import torch.nn as nn
-
         backbone = source.module
         if base_state is not None:
             missing, unexpected = backbone.load_state_dict(base_state, strict=False)
@@ -548,7 +545,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             head = _make_head(
                 cfg.head.kind, source.emb_dim, n_out, cfg.head.hidden_dim, cfg.head.dropout
             )
-        network = _network_class()(backbone, head, frozen_backbone=(mode == "frozen"))
+        network = NeuralNetwork(backbone, head, frozen_backbone=(mode == "frozen"))
         network.to(device)
         return network, keep_base
 
@@ -568,8 +565,6 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        import torch
-
         cfg = self._cfg()
         X = np.asarray(X)
         if X.ndim != 3:
@@ -712,8 +707,6 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             )
 
     def _features_adapted(self, Xa: np.ndarray, *, device, precision: str) -> np.ndarray:
-        import torch
-
         from .training import batch_slices, inference_autocast
 
         backbone = self.network_.backbone
@@ -754,8 +747,6 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
         return np.asarray(emb, dtype=np.float32)
 
     def _outputs(self, X) -> np.ndarray:
-        import torch
-
         from .training import batch_slices, inference_autocast
 
         self._check_fitted()
@@ -1031,7 +1022,6 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
         --------
         >>> est = NeuralDecoder.load("adapter/")  # doctest: +SKIP
         """
-        import torch
         from safetensors.torch import load_file
 
         directory = Path(directory)

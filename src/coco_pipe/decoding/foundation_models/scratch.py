@@ -20,7 +20,9 @@ Input adaptation (documented per row of :data:`SCRATCH_SPECS`):
 - inputs that look like volts (99th percentile of ``|X|`` below 1e-2 on the training
   partition) are multiplied by 1e6 (microvolts), the scale these networks expect;
 - the window length is whatever the data give after resampling; each network checks
-  at build time that it is long enough (e.g. Deep4Net needs about 1 s at 250 Hz).
+  at build time that it is long enough (e.g. ShallowFBCSPNet needs about 0.4 s at
+  250 Hz; Deep4Net wants 1.76 s and braindecode shrinks its kernels, with a warning,
+  for shorter windows).
 
 Examples
 --------
@@ -110,7 +112,7 @@ SCRATCH_SPECS: dict[str, ScratchNetSpec] = {
         display_name="Deep4Net",
         braindecode_class="Deep4Net",
         sfreq=250.0,
-        min_seconds=1.0,
+        min_seconds=1.76,  # 441 samples; braindecode shrinks the kernels (with a warning) below
         small_kwargs={
             "n_filters_time": 8,
             "n_filters_spat": 8,

@@ -1,0 +1,103 @@
+"""NeuralDecoder inside Experiment.run: the four train modes end to end on CPU, per-epoch metrics and artifacts in MLflow, a fold's adapter reloading onto a fresh
+backbone with that fold's predictions, and a diverging model recorded as failed."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from coco_pipe import Experiment  # noqa: E402
+from coco_pipe.decoding._specs import ESTIMATOR_SPECS  # noqa: E402
+from coco_pipe.decoding.configs import (  # noqa: E402
+    ChanceConfig,
+    CVConfig,
+    ExperimentConfig,
+    NeuralFineTuneConfig,
+    OptimConfig,
+    QuantizationConfig,
+    TrackingConfig,
+)
+from coco_pipe.decoding.foundation_models.neural import NeuralDecoder  # noqa: E402
+
+CHS = ["C3", "Cz", "C4", "FC3", "FC4", "CP3", "CP4", "Pz"]
+SFREQ = 200.0
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models on a shared 2-core runner
+    yield
+    torch.set_num_threads(old)
+
+
+def _neural(mode: str, **kw) -> NeuralFineTuneConfig:
+    base = dict(
+        model_key="cbramod", weights="random", train_mode=mode,
+        model_kwargs=ESTIMATOR_SPECS["cbramod"].small_kwargs,
+        optim=OptimConfig(epochs=2, batch_size=16),
+        quantization=QuantizationConfig(enabled=mode == "qlora", compute_dtype="float32"),
+    )  # fmt: skip
+    return NeuralFineTuneConfig(**{**base, **kw})
+
+
+def test_all_train_modes_in_experiment(tracking_uri):
+    from coco_pipe.datasets import make_motor_imagery
+
+    X, y, meta, _ = make_motor_imagery(n_subjects=4, n_epochs_per_class=4, sfreq=SFREQ, tmax=2.0,
+                                       ch_names=CHS, random_state=0, return_epochs=False)  # fmt: skip
+    models = {f"cbramod_{m}": _neural(m) for m in ("frozen", "full", "lora", "qlora")}
+    models["diverges"] = _neural("full", optim=OptimConfig(epochs=2, batch_size=16, lr=1e30, grad_clip=None),
+                                 divergence_patience=1)  # fmt: skip
+    cfg = ExperimentConfig(
+        task="classification", models=models,
+        cv=CVConfig(strategy="group_kfold", n_splits=2, group_key="Subject"),
+        tracking=TrackingConfig(tracking_uri=tracking_uri, experiment_name="neural"),
+        verbose=False, on_error="continue", chance=ChanceConfig(dummy=False),
+    )  # fmt: skip
+    result = Experiment(cfg).run(X, y, meta, sfreq=SFREQ, ch_names=CHS)
+
+    runs = result.get_fold_runs()
+    status = runs.groupby("Model")["Status"].agg(set)
+    for name in models:
+        expected = {"FAILED"} if name == "diverges" else {"FINISHED"}
+        assert status[name] == expected, (name, status[name], runs["Failure"].tolist())
+    assert runs.loc[runs["Model"] == "diverges", "Failure"].str.contains("diverged").all()
+
+    hist = result.get_model_artifacts(artifact_type="training_history")
+    assert set(hist["Model"]) >= set(models) - {"diverges"}
+    ckpt = result.get_model_artifacts(artifact_type="checkpoints")
+    assert {"cbramod_frozen", "cbramod_full"} == set(ckpt["Model"])
+    adapters = result.get_model_artifacts(artifact_type="adapter")
+    assert {"cbramod_lora", "cbramod_qlora"} == set(adapters["Model"])
+
+    # per-epoch metrics with step
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    run_id = runs[(runs["Model"] == "cbramod_lora")].iloc[0]["RunId"]
+    assert [m.step for m in client.get_metric_history(run_id, "train_loss")] == [1, 2]
+    run = client.get_run(run_id)
+    assert run.data.tags["weights"] == "random-init"
+    assert run.data.params["neural.train_mode"] == "lora"
+    assert 0 < run.data.metrics["trainable_fraction"] < 1
+
+    # the adapter of one fold reloads onto a fresh backbone and gives that fold's predictions
+    row = adapters[(adapters["Model"] == "cbramod_lora")].sort_values("Fold").iloc[0]
+    key = row["ArtifactKey"]
+    folder_key = "/".join(key.split("/")[:2])
+    folder_uri = row["ArtifactValue"][: len(row["ArtifactValue"]) - len(key)] + folder_key
+    local = mlflow.artifacts.download_artifacts(artifact_uri=folder_uri, tracking_uri=tracking_uri)
+    loaded = NeuralDecoder.load(local)
+    preds = result.get_predictions()
+    fold = preds[(preds["Model"] == "cbramod_lora") & (preds["Fold"] == row["Fold"])]
+    idx = fold["SampleIndex"].to_numpy()
+    np.testing.assert_array_equal(loaded.predict(X[idx]), fold["y_pred"].to_numpy())
+    proba_cols = [f"proba_{c}" for c in loaded.classes_]
+    np.testing.assert_allclose(
+        loaded.predict_proba(X[idx]), fold[proba_cols].to_numpy(), rtol=0, atol=1e-12
+    )
+
+    diag = result.get_model_artifacts(artifact_type="diagnostics")
+    assert "diverges" in set(diag["Model"])
