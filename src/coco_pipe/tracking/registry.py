@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-from pathlib import Path
 
-from .client import FOLD_TAG, MODEL_TAG, _client, resolve_tracking_uri
+from .client import FOLD_TAG, MODEL_TAG, resolve_tracking_uri
 from .store import RunStore
 
 logger = logging.getLogger(__name__)
@@ -122,23 +119,29 @@ def load_promoted(model_uri: str, tracking_uri: str | None = None, *, device: st
     >>> clf = load_promoted("models:/mi-decoder@champion")  # doctest: +SKIP
     >>> clf.predict(epochs.get_data())                     # doctest: +SKIP
     """
-    import mlflow
-
     uri = resolve_tracking_uri(tracking_uri)
     if not model_uri.startswith("models:/"):
         raise ValueError(f"model_uri must look like 'models:/NAME@alias' or 'models:/NAME/VERSION', got {model_uri!r}")
-    _client(uri)  # validates the store
-    previous = mlflow.get_tracking_uri()
-    previous_registry = mlflow.get_registry_uri()
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    ref = model_uri[len("models:/"):]
+    store = RunStore(uri)
+    client = store.client
     try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
-        dst = tempfile.mkdtemp(prefix="coco-pipe-promoted-")
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=dst))
-    finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous_registry)
+        if "@" in ref:
+            name, alias = ref.split("@", 1)
+            version = client.get_model_version_by_alias(name, alias)
+        elif "/" in ref:
+            name, number = ref.split("/", 1)
+            version = client.get_model_version(name, number)
+        else:
+            raise ValueError(f"model_uri {model_uri!r} names neither an alias (@alias) nor a version (/N)")
+    except ValueError:
+        raise
+    except Exception as exc:
+        raise LookupError(f"{model_uri} not found in the model registry at {uri}: {exc}") from exc
+    folder = (version.tags or {}).get("coco_pipe.artifact")
+    if not folder or not version.run_id:
+        raise ValueError(f"{model_uri} was not registered by coco-pipe promote (no coco_pipe.artifact tag)")
+    local = store.download(version.run_id, folder)
     if not (local / MODEL_FILE).exists():
         found = list(local.rglob(MODEL_FILE))
         if not found:

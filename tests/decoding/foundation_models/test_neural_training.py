@@ -83,7 +83,9 @@ def test_early_stopping_and_callback_stop():
     res = _train(_Tiny(), X, y, lr=1e-6, patience=1, monitor="val_balanced_accuracy")
     assert res.stopped_reason == "early_stopping" and len(res.history) < 15
     seen = []
-    res = _train(_Tiny(), X, y, epoch_callback=lambda row: seen.append(row["epoch"]) or row["epoch"] == 2)
+    res = _train(
+        _Tiny(), X, y, epoch_callback=lambda row: seen.append(row["epoch"]) or row["epoch"] == 2
+    )
     assert res.stopped_reason == "callback" and seen == [1, 2]
 
 
@@ -136,7 +138,9 @@ def test_scheduler_warmup_then_decay(kind):
     if kind == "constant":
         assert lrs[-1] == 1.0
     else:
-        assert lrs[-1] < lrs[2] and all(b <= a + 1e-12 for a, b in zip(lrs[2:], lrs[3:], strict=False))
+        assert lrs[-1] < lrs[2] and all(
+            b <= a + 1e-12 for a, b in zip(lrs[2:], lrs[3:], strict=False)
+        )
 
 
 def test_batch_slices_never_leave_a_single_window():

@@ -172,6 +172,25 @@ def _build_backbone(*args, **kwargs):
     return build_backbone(*args, **kwargs)
 
 
+def _hf_load_options(cfg) -> dict:
+    """hugging_face backend + qlora: transformers loads the base in 4-bit (BitsAndBytesConfig)."""
+    if cfg.backend == "hugging_face" and cfg.train_mode == "qlora":
+        return {"quantization": cfg.quantization}
+    return {}
+
+
+def _linear4bit_names(module) -> list[str]:
+    """Names of the 4-bit layers a backbone was loaded with (hugging_face backend), [] if none."""
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return []
+    return [
+        n for n, m in module.named_modules()
+        if isinstance(m, bnb.nn.Linear4bit) and getattr(m.weight, "bnb_quantized", False)
+    ]  # fmt: skip
+
+
 def _spec_for(key: str):
     from .._specs import ESTIMATOR_SPECS
     from .scratch import SCRATCH_SPECS
@@ -476,6 +495,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             pooling=cfg.pooling, model_kwargs=dict(cfg.model_kwargs), sfreq=self.sfreq,
             ch_names=list(self.ch_names) if self.ch_names is not None else None,
             n_channels=n_channels, n_times=n_times, trust_remote_code=cfg.trust_remote_code,
+            **_hf_load_options(cfg),
         )  # fmt: skip
         tags = dict(bb.weights.as_tags()) if hasattr(bb.weights, "as_tags") else {}
         random_w = cfg.weights == "random" or "random" in str(tags.get("weights", ""))
@@ -517,7 +537,10 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             from .peft_utils import apply_lora, load_adapter_files, quantize_linear_layers
 
             backbone.requires_grad_(False)
-            if mode == "qlora":
+            if mode == "qlora" and _linear4bit_names(backbone):
+                # hugging_face backend: transformers already loaded the base in 4-bit
+                self._quantized_layers = _linear4bit_names(backbone)
+            elif mode == "qlora":
                 q = cfg.quantization
                 self._quantized_layers = quantize_linear_layers(
                     backbone, quant_type=q.quant_type, double_quant=q.double_quant,

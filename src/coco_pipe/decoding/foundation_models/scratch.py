@@ -144,7 +144,7 @@ def list_scratch_networks():
 
     Examples
     --------
-    >>> list_scratch_networks().loc["deep4", "sfreq"]
+    >>> float(list_scratch_networks().loc["deep4", "sfreq"])
     250.0
     """
     import pandas as pd
