@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from coco_pipe.datasets import (
     CLASS_NAMES,
@@ -35,7 +36,8 @@ def small_epochs():
 
 
 def _grouped_scores(estimator, X, y, meta) -> np.ndarray:
-    with mne.use_log_level("error"):
+    # one BLAS thread: these small problems only lose time to thread contention
+    with mne.use_log_level("error"), threadpool_limits(limits=1):
         return cross_val_score(
             estimator,
             X,

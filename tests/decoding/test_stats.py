@@ -252,7 +252,10 @@ def test_permutation_test_detects_the_effect_only_when_present(band_power_featur
         assert res["score"] > 0.75
         assert res["p_value"] == pytest.approx(0.05)  # the smallest p with 19 permutations
     else:
-        assert res["p_value"] > 0.1
+        # no effect: the score is one more draw from the null (p is uniform, so no
+        # threshold on p alone; check the score sits inside the null distribution)
+        assert res["score"] < 0.65
+        assert res["p_value"] > 0.05
 
 
 def test_permutation_test_validates_arguments():
