@@ -49,6 +49,16 @@ def test_logreg_above_chance_dummy_not(mi_arrays, tracking_uri):
     scores = res.get_detailed_scores()
     assert set(scores.Fold) == set(range(5))
     assert set(scores.Model) == {"logreg", "chance"}
+    # plots are PNG artifacts of the parent run that load as images
+    from matplotlib.image import imread
+
+    plots = res.get_parent_artifacts("plots")
+    names = {k.split("/")[-1] for k in plots.ArtifactKey}
+    assert {"fold_scores_balanced_accuracy.png", "confusion_logreg.png", "roc_logreg.png"} <= names
+    for key in plots.ArtifactKey:
+        img = imread(res.download_artifact(res.run_id, key))
+        assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+        assert img[..., :3].std() > 0.01  # not blank
 
 
 def test_nested_runs_and_parent_aggregates(mi_arrays, tracking_uri):

@@ -3,6 +3,8 @@ CV on 250 Hz 10-20 epochs; the cache counter across folds, heads and runs; weigh
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import numpy as np
 import pytest
@@ -100,3 +102,12 @@ def test_cache_counter_once_per_window_then_zero(short_epochs, tracking_uri, tmp
     client = mlflow.tracking.MlflowClient(tracking_uri)
     run = client.get_run(res_warm.get_fold_runs().RunId.iloc[0])
     assert run.data.metrics["cache.hits"] > 0 and run.data.metrics["cache.misses"] == 0
+    # the parent holds the manifest and the embeddings used, re-analysable from the store alone
+    keys = set(res_warm.get_parent_artifacts("cache").ArtifactKey)
+    assert "cache/cache_manifest.json" in keys
+    npz = next(k for k in keys if k.endswith(".npz"))
+    stored = np.load(res_warm.download_artifact(res_warm.run_id, npz))
+    assert stored["embeddings"].shape[0] == n
+    manifest = json.loads(res_warm.download_artifact(res_warm.run_id, "cache/cache_manifest.json").read_text())
+    fp = run.data.params["backbone.fingerprint"]
+    assert manifest[fp]["total_entries"] == n

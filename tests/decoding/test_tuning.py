@@ -96,10 +96,10 @@ C_SPACE = {"params.C": ParamSpec(type="float", low=1e-4, high=10.0, log=True)}
 
 @pytest.fixture(scope="module")
 def small_mi():
-    """Built-in synthetic motor imagery, small: 4 subjects x 40 epochs, 19 ch x 300 samples."""
+    """Built-in synthetic motor imagery, small: 4 subjects x 60 epochs, 19 ch x 400 samples."""
     from coco_pipe.datasets import make_motor_imagery
 
-    return make_motor_imagery(n_subjects=4, n_epochs_per_class=20, sfreq=100.0, tmax=3.0,
+    return make_motor_imagery(n_subjects=4, n_epochs_per_class=30, sfreq=100.0, tmax=4.0,
                               random_state=0, return_epochs=False)  # fmt: skip
 
 

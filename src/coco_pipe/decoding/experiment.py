@@ -62,6 +62,14 @@ def data_fingerprint(data: EpochsData) -> str:
     return h.hexdigest()[:16]
 
 
+def prepare_inputs(cfg: ExperimentConfig, X, y=None, sample_metadata=None, *, sfreq=None, ch_names=None):
+    """Validate the data, resolve the metrics and make the outer splits of an experiment
+    config (everything checked before any fitting): ``(EpochsData, metrics, splits)``."""
+    data = validate_inputs(X, y, sample_metadata, task=cfg.task, group_key=cfg.cv.group_key,
+                           sfreq=sfreq, ch_names=ch_names)
+    return data, resolve_metrics(cfg.metrics, cfg.task), make_splits(cfg.cv, data, cfg.random_state)
+
+
 class Experiment:
     """Cross-validate every configured model and track each fold in MLflow.
 
@@ -114,17 +122,7 @@ class Experiment:
         """
         cfg = self.config
         # 1. everything that can be wrong is checked before any fitting or tracking write
-        data = validate_inputs(
-            X,
-            y,
-            sample_metadata,
-            task=cfg.task,
-            group_key=cfg.cv.group_key,
-            sfreq=sfreq,
-            ch_names=ch_names,
-        )
-        metrics = resolve_metrics(cfg.metrics, cfg.task)
-        splits = make_splits(cfg.cv, data, cfg.random_state)
+        data, metrics, splits = prepare_inputs(cfg, X, y, sample_metadata, sfreq=sfreq, ch_names=ch_names)
         models = self._model_configs()
         prototypes = {}
         for name, mcfg in models.items():
@@ -218,6 +216,7 @@ class Experiment:
         cfg = self.config
         outcomes: list[_FoldOutcome] = []
         parent_report = FoldReport()
+        self._cache_used: set[tuple[str, str]] = set()
         total = len(models) * len(splits)
         pairs = [(m, k) for m in models for k in range(len(splits))]
         for name, k in _progress(pairs, total, "folds", cfg.verbose):
@@ -236,6 +235,8 @@ class Experiment:
                 tuner,
             )
             outcomes.append(outcome)
+            if "backbone.cache_root" in report.params:
+                self._cache_used.add((report.params["backbone.cache_root"], report.params["backbone.fingerprint"]))
             parent_report.parent_artifacts.extend(report.parent_artifacts)
             for key, val in report.parent_metrics.items():
                 parent_report.parent_metrics[key] = parent_report.parent_metrics.get(key, 0.0) + val
@@ -390,6 +391,7 @@ class Experiment:
             for (artifact_type, _), path in seen.items():
                 if Path(path).exists():
                     tracker.log_artifact(parent, path, artifact_type)
+            self._log_cache(tracker, parent, data, tmp)
             # significance: pairwise tests and permutation test
             try:
                 self._log_statistics(tracker, parent, data, splits, models, scores, metrics, tmp)
@@ -400,6 +402,31 @@ class Experiment:
                     self._log_plots(tracker, parent, outcomes, scores, metrics, tmp)
                 except ImportError:
                     logger.debug("plotting module not available")
+
+    def _log_cache(self, tracker, parent, data, tmp):
+        """Cache manifest (fingerprints, counts, bytes) and, below the configured size, the
+        embeddings this experiment used, so a run can be re-analysed from the store alone."""
+        used = getattr(self, "_cache_used", set())
+        if not used:
+            return
+        import json
+
+        from .foundation_models.cache import EmbeddingCache, window_digests
+
+        digests = window_digests(data.X)
+        limit = self.config.tracking.log_embeddings_max_mb * 1e6
+        manifests = {}
+        for root, fp in sorted(used):
+            cache = EmbeddingCache(root)
+            manifests[fp] = cache.manifest([fp])
+            dig, emb = cache.export(fp, digests)
+            if limit and 0 < emb.nbytes <= limit:
+                path = tmp / f"embeddings_{fp[:16]}.npz"
+                np.savez_compressed(path, digests=dig, embeddings=emb)
+                tracker.log_artifact(parent, path, "cache")
+        path = tmp / "cache_manifest.json"
+        path.write_text(json.dumps(manifests, indent=2, default=str))
+        tracker.log_artifact(parent, path, "cache")
 
     def _log_statistics(self, tracker, parent, data, splits, models, scores, metrics, tmp):
         from .stats import pairwise_comparisons

@@ -152,11 +152,11 @@ class ExperimentResult:
                     sig[other] = (float(row["p_value"]), bool(row["significant"]))
             table["p_vs_best"] = [
                 sig.get(m, (np.nan, False))[0] if metric == main else np.nan
-                for m, metric in zip(table.Model, table.Metric)
+                for m, metric in zip(table.Model, table.Metric, strict=True)
             ]
             table["differs_from_best"] = [
                 sig.get(m, (np.nan, False))[1] if metric == main and m != best else False
-                for m, metric in zip(table.Model, table.Metric)
+                for m, metric in zip(table.Model, table.Metric, strict=True)
             ]
         perm_p = self.parent_run.data.metrics.get("permutation.p_value")
         if perm_p is not None:

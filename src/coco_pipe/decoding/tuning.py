@@ -1060,9 +1060,7 @@ def run_tuning_worker(
     ...                              model="logreg", fold=0)       # doctest: +SKIP
     """
     from .configs import ExperimentConfig
-    from .data import validate_inputs
     from .experiment import Experiment
-    from .splits import make_splits
 
     cfg = Experiment(config).config if not isinstance(config, ExperimentConfig) else config
     tuning = cfg.tuning
@@ -1081,17 +1079,9 @@ def run_tuning_worker(
             raise ValueError(
                 f"model={n!r} has no search space; tuned models: {', '.join(tuning.search_space)}"
             )
-    data = validate_inputs(
-        X,
-        y,
-        sample_metadata,
-        task=cfg.task,
-        group_key=cfg.cv.group_key,
-        sfreq=sfreq,
-        ch_names=ch_names,
-    )
-    metrics = resolve_metrics(cfg.metrics, cfg.task)
-    splits = make_splits(cfg.cv, data, cfg.random_state)
+    from .experiment import prepare_inputs
+
+    data, metrics, splits = prepare_inputs(cfg, X, y, sample_metadata, sfreq=sfreq, ch_names=ch_names)
     folds = list(range(len(splits))) if fold is None else [fold]
     for k in folds:
         if not 0 <= k < len(splits):

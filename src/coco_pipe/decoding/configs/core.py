@@ -73,6 +73,10 @@ class TrackingConfig(StrictConfig):
     log_plots: bool = Field(
         True, description="Log PNG plots (confusion matrices, fold scores, ROC, learning curves)."
     )
+    log_embeddings_max_mb: float = Field(
+        50.0, ge=0, description="Log the cached embeddings an experiment used on the parent run when "
+        "they take at most this many MB (0: never); the cache manifest is always logged."
+    )
 
 
 def _model_kind(value: Any) -> str:

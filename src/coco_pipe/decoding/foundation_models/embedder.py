@@ -359,8 +359,11 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         parent_metrics: dict[str, float] = {}
         stats = getattr(self, "_cache_stats", None)
         if self.cache_embeddings and stats is not None:
+            from .cache import default_cache_dir
+
             metrics = {"cache.hits": float(stats.hits), "cache.misses": float(stats.misses)}
             parent_metrics = dict(metrics)
+            params["backbone.cache_root"] = str(self.cache_dir or default_cache_dir())
         return FoldReport(params=params, metrics=metrics, tags=tags, parent_metrics=parent_metrics)
 
     def __sklearn_tags__(self):
