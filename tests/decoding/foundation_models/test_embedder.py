@@ -177,7 +177,9 @@ def test_check_data_info_raises_clear_errors_before_fitting(monkeypatch, params,
 
 def test_check_data_info_accepts_good_input_without_building(monkeypatch):
     monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
-    _embedder(sfreq=None).check_data_info(_info())
+    emb = _embedder(sfreq=None)
+    emb.check_data_info(_info())
+    assert getattr(emb, "_backbone", None) is None  # checked without building anything
 
 
 def test_hugging_face_backend_embeds_like_braindecode(tmp_path):

@@ -100,6 +100,7 @@ from .weights import (
     hub_offline,
     load_state_dict_file,
     load_weights_into,
+    normalize_weights_arg,
     resolve_weights,
     state_dict_digest,
 )
@@ -510,14 +511,7 @@ def _hub_snapshot(repo: str, revision: str | None) -> tuple[Path, str | None]:
 
 def _resolve(weights: str, *, spec: Any, revision: str | None) -> _Resolved:
     """Where the weights are and which loader reads them; cheap, before any model is built."""
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if not isinstance(weights, str) or not weights.strip():
-        raise ValueError(
-            f"weights={weights!r}: expected 'pretrained', 'random', a hub repository id, "
-            "a save_pretrained folder or a state-dict file"
-        )
-    weights = weights.strip()
+    weights = normalize_weights_arg(weights)
     if weights in ("random", "random-init"):
         return _Resolved(
             "random", resolve_weights(weights, spec=spec, revision=revision), None, None, None

@@ -258,6 +258,18 @@ def _spec_name(spec: Any) -> str:
     return repr(getattr(spec, "key", None) or getattr(spec, "display_name", None) or "this model")
 
 
+def normalize_weights_arg(weights: Any) -> str:
+    """``weights`` as a stripped string (paths accepted); a clear error for anything else."""
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str) or not weights.strip():
+        raise ValueError(
+            f"weights={weights!r}: expected 'pretrained', 'random', a hub repository id "
+            "'org/name[@revision]', a checkpoint directory or a state-dict file path"
+        )
+    return weights.strip()
+
+
 def resolve_weights(
     weights: str | os.PathLike, *, spec: Any = None, revision: str | None = None
 ) -> WeightsSource:
@@ -301,14 +313,7 @@ def resolve_weights(
     ...
     FileNotFoundError: weights path './no/such/file.pt' does not exist ...
     """
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if not isinstance(weights, str) or not weights.strip():
-        raise ValueError(
-            f"weights={weights!r}: expected 'pretrained', 'random', a hub repository id "
-            "'org/name[@revision]', a checkpoint directory or a state-dict file path"
-        )
-    weights = weights.strip()
+    weights = normalize_weights_arg(weights)
     hub_filename = getattr(spec, "hub_filename", None)
 
     if weights in _RANDOM_ALIASES:
