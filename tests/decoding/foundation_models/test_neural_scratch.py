@@ -35,14 +35,7 @@ SMALL = {
 }  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    # one thread: on a shared 2-core runner, 2 OpenMP threads per process were measured
-    # 10x slower for these tiny networks (oversubscription)
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

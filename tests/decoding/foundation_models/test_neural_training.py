@@ -29,13 +29,7 @@ from coco_pipe.decoding.foundation_models.training import (  # noqa: E402
     validation_split,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared 2-core runner
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class _Tiny(nn.Module):
