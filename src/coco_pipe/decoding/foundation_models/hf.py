@@ -65,7 +65,6 @@ import inspect
 import json
 import logging
 import os
-import shutil
 import sys
 import tempfile
 import warnings
@@ -101,6 +100,7 @@ from .weights import (
     load_state_dict_file,
     load_weights_into,
     normalize_weights_arg,
+    replace_directory_atomically,
     resolve_weights,
     state_dict_digest,
 )
@@ -623,24 +623,9 @@ def _atomic_save(model: PreTrainedModel, directory: str | os.PathLike) -> Path:
                 f"directory={str(target)!r} is not empty and holds no checkpoint ({sorted(contents)[:8]}); "
                 "choose a new or empty folder"
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    old: Path | None = None
-    try:
-        model.save_pretrained(str(tmp), safe_serialization=True)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / target.name)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / target.name).exists() and not target.exists():
-            os.replace(old / target.name, target)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    return target
+    return replace_directory_atomically(
+        target, lambda tmp: model.save_pretrained(str(tmp), safe_serialization=True)
+    )
 
 
 def export_to_hf(backbone: Backbone, directory: str | os.PathLike) -> Path:

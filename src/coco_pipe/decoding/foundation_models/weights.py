@@ -52,7 +52,7 @@ import re
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -256,6 +256,30 @@ def _split_revision(text: str, revision: str | None) -> tuple[str, str | None]:
 
 def _spec_name(spec: Any) -> str:
     return repr(getattr(spec, "key", None) or getattr(spec, "display_name", None) or "this model")
+
+
+def replace_directory_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """Fill a fresh temporary folder beside ``target`` with ``write(tmp)``, then swap it in
+    with ``os.replace``; on any failure the previous ``target`` (if any) is put back and the
+    temporary folder removed, so readers never see a half-written checkpoint."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    old: Path | None = None
+    try:
+        write(tmp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / target.name)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / target.name).exists() and not target.exists():
+            os.replace(old / target.name, target)  # put the previous checkpoint back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 def normalize_weights_arg(weights: Any) -> str:
@@ -954,23 +978,10 @@ def save_pretrained(
     except (TypeError, ValueError) as err:
         raise ValueError(f"config is not JSON-serialisable: {err}") from err
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    old: Path | None = None
-    try:
+    def write(tmp: Path) -> None:
         save_file(state, str(tmp / "model.safetensors"), metadata=metadata)
         (tmp / "config.json").write_text(cfg_text)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / target.name)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / target.name).exists() and not target.exists():
-            os.replace(old / target.name, target)  # put the previous checkpoint back
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+
+    replace_directory_atomically(target, write)
     logger.info("weights: saved %s (%d tensors, digest %s)", target, len(state), digest[:12])
     return target
