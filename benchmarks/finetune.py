@@ -11,6 +11,9 @@ Prints three tables:
 3. **peak memory** of ``full`` vs ``lora`` vs ``qlora`` fine-tuning of the same
    backbone, each in a fresh subprocess. CPU: peak resident memory (VmHWM) minus the
    resident memory just before ``fit``; CUDA: ``torch.cuda.max_memory_allocated``.
+   Beside it, the **training state** each mode must hold whatever the batch size:
+   weights as stored (4-bit packed for qlora), gradients of the trainable parameters
+   and AdamW's two moment buffers (counted from the fitted network, not timed).
 
 Run::
 
@@ -199,7 +202,8 @@ def memory_child(mode: str, args) -> dict:
     rss0 = _rss_kib("VmRSS")
     est.fit(X, y)
     card = est.get_model_card_info()
-    res = {"trainable_params": card["trainable_params"], "total_params": card["total_params"]}
+    res = {"trainable_params": card["trainable_params"], "total_params": card["total_params"],
+           "state_mib": training_state_mib(est.network_)}  # fmt: skip
     if cuda:
         res["peak_mib"] = (torch.cuda.max_memory_allocated() - base) / 2**20
         res["measure"] = "cuda max_memory_allocated"
@@ -207,6 +211,15 @@ def memory_child(mode: str, args) -> dict:
         res["peak_mib"] = (_rss_kib("VmHWM") - rss0) / 1024
         res["measure"] = "CPU peak RSS (VmHWM) - RSS before fit"
     return res
+
+
+def training_state_mib(network) -> float:
+    """Weights as stored + gradients + AdamW moments of the trainable parameters, in MiB."""
+    stored = sum(t.numel() * t.element_size() for t in network.parameters())
+    stored += sum(b.numel() * b.element_size() for b in network.buffers())
+    trainable = [p for p in network.parameters() if p.requires_grad]
+    grads_and_moments = sum(3 * p.numel() * 4 for p in trainable)  # fp32 grad + exp_avg + exp_avg_sq
+    return (stored + grads_and_moments) / 2**20
 
 
 def peak_memory(args) -> dict:
@@ -270,14 +283,15 @@ def main(argv=None) -> None:
     print(f"  speed-up: per epoch x{f['epoch_speedup']:.1f}, whole fit x{f['fit_speedup']:.1f}")
 
     figures["memory"] = m = peak_memory(args)
-    print("\n## 3. peak memory of one fit")
+    print("\n## 3. memory of one fit (peak; training state = weights as stored + grads + AdamW moments)")
     for mode, r in m.items():
         if "error" in r:
             print(f"  {mode:6s} error: {r['error']}")
             continue
         frac = r["trainable_params"] / r["total_params"] if r["total_params"] else math.nan
-        print(f"  {mode:6s} {r['peak_mib']:8.1f} MiB  trainable {r['trainable_params']:,} / "
-              f"{r['total_params']:,} ({frac:.1%})  [{r['measure']}]")  # fmt: skip
+        print(f"  {mode:6s} peak {r['peak_mib']:8.1f} MiB  training state {r['state_mib']:6.1f} MiB  "
+              f"trainable {r['trainable_params']:,} / {r['total_params']:,} ({frac:.1%})  "
+              f"[{r['measure']}]")  # fmt: skip
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(figures, fh, indent=2)

@@ -151,13 +151,15 @@ def _seed_qlora_config(weights: str):
 def test_seed_qlora_example_loads_a_4bit_base_and_trains_lora(X, tmp_path):
     import bitsandbytes as bnb
 
+    from coco_pipe.decoding.foundation_models.neural import head_pooling
     from coco_pipe.decoding.foundation_models.peft_utils import apply_lora, quantize_linear_layers
 
     bb = _braindecode("reve")
     folder = hf.export_to_hf(bb, tmp_path / "reve-hf")
     cfg = _seed_qlora_config(str(folder))
     hb = hf.build_hf_backbone(
-        cfg.model_key, weights=cfg.weights, revision=cfg.revision, pooling=cfg.pooling,
+        cfg.model_key, weights=cfg.weights, revision=cfg.revision,
+        pooling=head_pooling(cfg, ESTIMATOR_SPECS[cfg.model_key]),
         model_kwargs=dict(cfg.model_kwargs), trust_remote_code=cfg.trust_remote_code,
         quantization=cfg.quantization, **_data_kwargs(),
     )  # fmt: skip

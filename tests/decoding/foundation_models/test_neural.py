@@ -118,8 +118,11 @@ def test_model_card_trainable_fractions(fitted):
     assert cards["full"]["trainable_fraction"] == pytest.approx(1.0)
     assert 0 < cards["frozen"]["trainable_fraction"] < cards["lora"]["trainable_fraction"] < 1.0
     assert cards["lora"]["trainable_params"] == cards["qlora"]["trainable_params"]
-    # frozen trains exactly the linear head: emb_dim * 2 + 2
-    assert cards["frozen"]["trainable_params"] == ESTIMATOR_SPECS["cbramod"].emb_dim * 2 + 2
+    # frozen trains exactly the linear head on the flattened tokens (the default pooling):
+    # one emb_dim block per channel and 1 s patch (8 channels x 2 patches), 2 outputs + bias
+    assert cards["frozen"]["pooling"] == "flatten"
+    n_features = ESTIMATOR_SPECS["cbramod"].emb_dim * len(CHS) * 2
+    assert cards["frozen"]["trainable_params"] == n_features * 2 + 2
     assert cards["lora"]["lora"]["layers"]
 
 

@@ -121,8 +121,12 @@ class NeuralFineTuneConfig(StrictConfig):
     train_mode: Literal["frozen", "full", "lora", "qlora"] = Field(
         "frozen", description="What is trained."
     )
-    pooling: Literal["mean", "cls", "flatten"] = Field(
-        "mean", description="Feature pooling before the head."
+    pooling: Literal["mean", "cls", "flatten"] | None = Field(
+        None,
+        description="Feature pooling before the head. None: 'flatten' where the model supports "
+        "it (keeps one feature block per channel and patch, so the head sees where on the scalp "
+        "an effect is, as braindecode's own CBraMod/EEGPT heads do), else the model's only "
+        "pooling (BIOT: 'mean'). 'mean' averages channel identity away.",
     )
     head: HeadConfig = Field(default_factory=HeadConfig, description="Trainable head.")
     lora: LoRAConfig = Field(default_factory=LoRAConfig, description="LoRA settings (lora/qlora).")

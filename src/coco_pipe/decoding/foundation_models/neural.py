@@ -203,6 +203,22 @@ def _spec_for(key: str):
     raise ValueError(f"unknown model_key {key!r}; known: {', '.join(known)}")
 
 
+def head_pooling(cfg, spec) -> str:
+    """The pooling a fine-tuning config uses: its own, else 'flatten' where the model has it.
+
+    Examples
+    --------
+    >>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+    >>> from coco_pipe.decoding.configs import NeuralFineTuneConfig
+    >>> cfg = NeuralFineTuneConfig(model_key="cbramod", weights="random")
+    >>> head_pooling(cfg, ESTIMATOR_SPECS["cbramod"]), head_pooling(cfg, ESTIMATOR_SPECS["biot"])
+    ('flatten', 'mean')
+    """
+    if cfg.pooling is not None:
+        return cfg.pooling
+    return "flatten" if "flatten" in spec.poolings else spec.poolings[0]
+
+
 def _count_params(module) -> tuple[int, int]:
     total = trainable = 0
     for p in module.parameters():
@@ -426,7 +442,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"backend={cfg.backend!r} cannot load {cfg.model_key!r}; supported: {', '.join(spec.backends)}"
             )
-        if cfg.pooling not in spec.poolings:
+        if cfg.pooling is not None and cfg.pooling not in spec.poolings:
             raise ValueError(
                 f"pooling={cfg.pooling!r} is not supported by {cfg.model_key!r}; supported: "
                 f"{', '.join(spec.poolings)}"
@@ -492,7 +508,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             )  # fmt: skip
         bb = _build_backbone(
             cfg.model_key, backend=cfg.backend, weights=cfg.weights, revision=cfg.revision,
-            pooling=cfg.pooling, model_kwargs=dict(cfg.model_kwargs), sfreq=self.sfreq,
+            pooling=head_pooling(cfg, spec), model_kwargs=dict(cfg.model_kwargs), sfreq=self.sfreq,
             ch_names=list(self.ch_names) if self.ch_names is not None else None,
             n_channels=n_channels, n_times=n_times, trust_remote_code=cfg.trust_remote_code,
             **_hf_load_options(cfg),
@@ -866,6 +882,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             "scratch": bool(src.scratch) if src else None,
             "train_mode": cfg.train_mode,
             "head": "native" if (src and src.scratch) else cfg.head.kind,
+            "pooling": None if (src is None or src.scratch) else head_pooling(cfg, src.spec),
             "total_params": total,
             "trainable_params": trainable,
             "trainable_fraction": (trainable / total) if total else None,
