@@ -188,6 +188,15 @@ def test_train_mode_not_allowed_by_spec(monkeypatch, data):
         est.fit(X[:24], y[:24])
 
 
+def test_pooling_the_model_lacks_is_refused_before_fitting():
+    info = DataInfo(24, 3, 8, 400, SFREQ, tuple(CHS), "classification", (0, 1))
+    est = NeuralDecoder(_cfg("frozen", pooling="cls"), sfreq=SFREQ, ch_names=CHS)
+    with pytest.raises(ValueError, match=r"pooling='cls' is not supported by CBraMod.*class token"):
+        est.check_data_info(info)
+    biot = NeuralDecoder(_cfg("frozen", model_key="biot", model_kwargs={}), sfreq=SFREQ, ch_names=CHS)
+    biot.check_data_info(info)  # no error: the default resolves to BIOT's only pooling, 'mean'
+
+
 def test_fp16_on_cpu_is_refused_before_fitting(data, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     X, y, _ = data

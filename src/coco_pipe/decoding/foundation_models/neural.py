@@ -442,11 +442,9 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"backend={cfg.backend!r} cannot load {cfg.model_key!r}; supported: {', '.join(spec.backends)}"
             )
-        if cfg.pooling is not None and cfg.pooling not in spec.poolings:
-            raise ValueError(
-                f"pooling={cfg.pooling!r} is not supported by {cfg.model_key!r}; supported: "
-                f"{', '.join(spec.poolings)}"
-            )
+        from .backbones import check_pooling
+
+        check_pooling(spec, head_pooling(cfg, spec))
         try:
             from .adaptation import plan_adaptation
         except ImportError:  # pragma: no cover - adaptation ships with the package
