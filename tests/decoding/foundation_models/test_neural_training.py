@@ -199,3 +199,28 @@ def test_quantize_linear_layers_to_4bit_fp4_keeps_outputs_close():
     assert not torch.equal(out, ref)  # really quantised
     assert torch.nn.functional.cosine_similarity(out.flatten(), ref.flatten(), dim=0) > 0.9
     assert math.isfinite(float(out.abs().sum()))
+
+
+def test_4bit_layers_bitsandbytes_cannot_repack_run_eval_forward_on_cpu(monkeypatch):
+    """On an AVX512-BF16 CPU bitsandbytes repacks 4-bit weights on the first no-grad eval
+    forward, which fails for shapes like REVE's 4 -> 32 position MLP. The flag is forced on
+    here so the check runs on every CPU: odd shapes must be sent to the generic kernel, the
+    others keep the fast path, and all weights stay 4-bit."""
+    bnb = pytest.importorskip("bitsandbytes")
+    monkeypatch.setattr(bnb.nn.modules, "has_avx512bf16", lambda: True)
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Linear(4, 32), nn.GELU(), nn.Linear(32, 48), nn.GELU(), nn.Linear(48, 8))
+    odd = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32))
+    quantize_linear_layers(m, compute_dtype="float32")
+    quantize_linear_layers(odd, compute_dtype="float32")
+    assert count_quantized_layers(m) == 3 and count_quantized_layers(odd) == 2
+    # every layer of m has in_features < 64 (the block size): none may be repacked
+    assert [layer.support_avx512bf16_for_cpu for layer in (m[0], m[2], m[4])] == [False] * 3
+    assert odd[0].support_avx512bf16_for_cpu and odd[2].support_avx512bf16_for_cpu
+    x = torch.randn(5, 4)
+    m.train()
+    ref = m(x).detach()
+    m.eval()
+    with torch.no_grad():
+        out = m(x)  # would raise bitsandbytes' reshape error without the guard
+    torch.testing.assert_close(out, ref)

@@ -92,6 +92,7 @@ from .backbones import (
     get_spec,
     make_plan,
 )
+from .peft_utils import keep_generic_cpu_kernel_for_odd_shapes
 from .weights import (
     WeightsNotAvailableError,
     WeightsSource,
@@ -935,6 +936,8 @@ def build_hf_backbone(
             )
 
     module = model
+    if bnb is not None:
+        keep_generic_cpu_kernel_for_odd_shapes(module)
     module.eval()
     for p in module.parameters():
         p.requires_grad_(False)

@@ -217,8 +217,47 @@ def quantize_linear_layers(
         replaced.append(name)
     if not replaced:
         raise ValueError("train_mode='qlora': the backbone has no nn.Linear layer to quantise")
+    keep_generic_cpu_kernel_for_odd_shapes(module)
     logger.info("quantised %d Linear layers to 4-bit %s on %s", len(replaced), quant_type, device)
     return replaced
+
+
+def keep_generic_cpu_kernel_for_odd_shapes(module) -> list[str]:
+    """Keep ``Linear4bit`` layers that bitsandbytes cannot repack on the generic CPU path.
+
+    On a CPU with AVX512-BF16, bitsandbytes (0.50) repacks a ``Linear4bit``'s weights for a
+    faster kernel on its first no-grad forward in eval mode. The repacking needs
+    ``out_features`` divisible by 32 and ``in_features`` divisible by the quantisation block
+    size, and otherwise fails with a reshape error (REVE's 4 -> 32 position MLP, say). Such
+    layers are told to use the generic kernel (dequantise, then matmul), the one every CPU
+    without AVX512-BF16 runs; their weights stay 4-bit. Other layers keep the fast path.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Modified in place.
+
+    Returns
+    -------
+    list of str
+        Names of the layers kept on the generic kernel.
+    """
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return []
+    kept = []
+    for name, sub in module.named_modules():
+        if not isinstance(sub, bnb.nn.Linear4bit) or not getattr(sub, "support_avx512bf16_for_cpu", False):
+            continue
+        state = getattr(sub.weight, "quant_state", None)
+        blocksize = int(getattr(state, "blocksize", None) or getattr(sub.weight, "blocksize", 64) or 64)
+        if sub.out_features % 32 or sub.in_features % blocksize:
+            sub.support_avx512bf16_for_cpu = False
+            kept.append(name)
+    if kept:
+        logger.debug("4-bit layers kept on the generic CPU kernel (shape): %s", kept)
+    return kept
 
 
 def count_quantized_layers(module) -> int:
