@@ -210,13 +210,13 @@ def test_4bit_layers_bitsandbytes_cannot_repack_run_eval_forward_on_cpu(monkeypa
     monkeypatch.setattr(bnb.nn.modules, "has_avx512bf16", lambda: True)
     torch.manual_seed(0)
     m = nn.Sequential(nn.Linear(4, 32), nn.GELU(), nn.Linear(32, 48), nn.GELU(), nn.Linear(48, 8))
-    odd = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32))
+    fits = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32))
     quantize_linear_layers(m, compute_dtype="float32")
-    quantize_linear_layers(odd, compute_dtype="float32")
-    assert count_quantized_layers(m) == 3 and count_quantized_layers(odd) == 2
+    quantize_linear_layers(fits, compute_dtype="float32")
+    assert count_quantized_layers(m) == 3 and count_quantized_layers(fits) == 2
     # every layer of m has in_features < 64 (the block size): none may be repacked
     assert [layer.support_avx512bf16_for_cpu for layer in (m[0], m[2], m[4])] == [False] * 3
-    assert odd[0].support_avx512bf16_for_cpu and odd[2].support_avx512bf16_for_cpu
+    assert fits[0].support_avx512bf16_for_cpu and fits[2].support_avx512bf16_for_cpu
     x = torch.randn(5, 4)
     m.train()
     ref = m(x).detach()

@@ -250,9 +250,7 @@ def keep_generic_cpu_kernel_for_odd_shapes(module) -> list[str]:
     for name, sub in module.named_modules():
         if not isinstance(sub, bnb.nn.Linear4bit) or not getattr(sub, "support_avx512bf16_for_cpu", False):
             continue
-        state = getattr(sub.weight, "quant_state", None)
-        blocksize = int(getattr(state, "blocksize", None) or getattr(sub.weight, "blocksize", 64) or 64)
-        if sub.out_features % 32 or sub.in_features % blocksize:
+        if sub.out_features % 32 or sub.in_features % sub.weight.blocksize:
             sub.support_avx512bf16_for_cpu = False
             kept.append(name)
     if kept:
