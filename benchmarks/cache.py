@@ -13,7 +13,7 @@ Two levels:
     training windows and scores the test windows, exactly like
     ``Pipeline([("embed", BackboneEmbedder), ("head", ...)])`` would. The only
     difference between the modes is whether the forward goes through
-    :class:`~coco_pipe.decoding.foundation_models.cache.EmbeddingCache`.
+    :class:`~coco_pipe.foundation.cache.EmbeddingCache`.
 
 ``--level experiment`` (the public API)
     ``coco_pipe.decoding.Experiment`` with two ``FrozenBackboneDecoderConfig`` models
@@ -80,8 +80,8 @@ def _bench_cache(args) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from coco_pipe.decoding.foundation_models import cache as cache_mod
-    from coco_pipe.decoding.foundation_models.cache import EmbeddingCache, fingerprint_of
+    from coco_pipe.foundation import cache as cache_mod
+    from coco_pipe.foundation.cache import EmbeddingCache, fingerprint_of
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -197,8 +197,8 @@ def _bench_experiment(args) -> dict:
         FrozenBackboneDecoderConfig,
         TrackingConfig,
     )
-    from coco_pipe.decoding.foundation_models import cache as cache_mod
-    from coco_pipe.decoding.foundation_models import embedder as embedder_mod
+    from coco_pipe.foundation import cache as cache_mod
+    from coco_pipe.foundation import embedder as embedder_mod
 
     torch.set_num_threads(args.threads)
     epochs = _data(args.subjects, args.epochs_per_class, 200.0, 4.0, epochs=True)

@@ -31,8 +31,8 @@ import warnings
 import numpy as np
 import torch
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
-from coco_pipe.decoding.foundation_models.backbones import build_backbone, embed
+from coco_pipe.foundation.backbones import build_backbone, embed
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 NAMES = (
     "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz",

@@ -52,8 +52,8 @@ def _data(n_per_class: int):
 
 
 def _cfg(mode: str, args, **kw):
-    from coco_pipe.decoding._specs import ESTIMATOR_SPECS
     from coco_pipe.decoding.configs import DeviceConfig, NeuralFineTuneConfig, OptimConfig
+    from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
     model_kwargs = {} if args.size == "default" else dict(ESTIMATOR_SPECS["cbramod"].small_kwargs)
     base = dict(
@@ -96,8 +96,8 @@ def loop_overhead(args) -> dict:
 def _one_pair(mode: str, args, X, y) -> tuple[float, float]:
     import torch
 
-    from coco_pipe.decoding.foundation_models.neural import NeuralDecoder
-    from coco_pipe.decoding.foundation_models.training import batch_slices, make_scheduler
+    from coco_pipe.foundation.neural import NeuralDecoder
+    from coco_pipe.foundation.training import batch_slices, make_scheduler
 
     est = NeuralDecoder(_cfg(mode, args), sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True)
     est.fit(X, y)
@@ -143,7 +143,7 @@ def _fresh_network(est, mode: str, args):
     """The same architecture as ``est.network_`` with the same initial weights."""
     import torch
 
-    from coco_pipe.decoding.foundation_models.neural import NeuralDecoder
+    from coco_pipe.foundation.neural import NeuralDecoder
 
     twin = NeuralDecoder(_cfg(mode, args), sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True)
     cfg = twin._cfg()
@@ -156,7 +156,7 @@ def _fresh_network(est, mode: str, args):
 
 def frozen_cache(args) -> dict:
     """Frozen head on cached embeddings vs through the backbone every epoch."""
-    from coco_pipe.decoding.foundation_models.neural import NeuralDecoder
+    from coco_pipe.foundation.neural import NeuralDecoder
 
     X, y = _data(args.n_per_class)
     out = {}
@@ -186,7 +186,7 @@ def memory_child(mode: str, args) -> dict:
     """Run in a fresh process: fit one mode and report its peak memory."""
     import torch
 
-    from coco_pipe.decoding.foundation_models.neural import NeuralDecoder
+    from coco_pipe.foundation.neural import NeuralDecoder
 
     torch.set_num_threads(args.threads)
     X, y = _data(args.n_per_class)

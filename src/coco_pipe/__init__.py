@@ -10,14 +10,14 @@ from .decoding import Experiment, ExperimentConfig, ExperimentResult
 
 def list_foundation_models():
     """The supported foundation models as a DataFrame (one row per ESTIMATOR_SPECS entry)."""
-    from .decoding.listing import list_foundation_models as _list
+    from .foundation.listing import list_foundation_models as _list
 
     return _list()
 
 
 def load_promoted(model_uri: str, tracking_uri: str | None = None):
     """Load a promoted adapter/checkpoint (``models:/NAME@alias``) as a ready NeuralDecoder."""
-    from .tracking.registry import load_promoted as _load
+    from .registry import load_promoted as _load
 
     return _load(model_uri, tracking_uri=tracking_uri)
 

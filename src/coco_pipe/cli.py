@@ -61,7 +61,7 @@ def apply_smoke(cfg):
 def _small_backbone(model_key: str, weights: str, model_kwargs: dict) -> dict:
     """Smoke mode: a small architecture (the spec's test size) with random weights. The
     run says so: random weights are warned about and tagged weights=random-init."""
-    from .decoding._specs import ESTIMATOR_SPECS
+    from .foundation.specs import ESTIMATOR_SPECS
 
     spec = ESTIMATOR_SPECS.get(model_key)
     if spec is None:  # a scratch network: already small and random-init
@@ -153,7 +153,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .decoding.foundation_models import cache
+    from .foundation import cache
 
     if args.cache_command == "info":
         print(cache.cache_info_command(args.dir))
@@ -163,7 +163,7 @@ def cmd_cache(args) -> int:
 
 
 def cmd_promote(args) -> int:
-    from .tracking.registry import promote
+    from .registry import promote
 
     version = promote(args.run_id, model=args.model, fold=args.fold, name=args.name, alias=args.alias,
                       tracking_uri=args.tracking_uri)
@@ -173,7 +173,7 @@ def cmd_promote(args) -> int:
 
 def cmd_embed(args) -> int:
     from .decoding.configs import ExperimentConfig
-    from .decoding.foundation_models.embed_job import fill_cache
+    from .foundation.embed_job import fill_cache
 
     cfg = ExperimentConfig.from_yaml(args.config)
     if _truthy(args.smoke):

@@ -7,6 +7,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, cross_val_score
 
+from coco_pipe.data import DataInfo
 from coco_pipe.datasets import make_motor_imagery
 from coco_pipe.decoding.baselines import (
     CSPLDA,
@@ -17,9 +18,9 @@ from coco_pipe.decoding.baselines import (
     FilterBankCSP,
     TangentSpaceLR,
 )
+from coco_pipe.decoding.builders import build_estimator
 from coco_pipe.decoding.configs import ClassicalModelConfig
-from coco_pipe.decoding.data import DataInfo
-from coco_pipe.decoding.estimators import build_estimator, classical_names, get_classical
+from coco_pipe.decoding.registry import classical_names, get_classical
 
 SFREQ = 100.0
 BASELINES = ["CSP_LDA", "TangentSpace_LR", "FBCSP", "BandPower_LR"]

@@ -250,8 +250,8 @@ def test_failed_fold_recorded_others_continue(mi_arrays, tracking_uri):
 
 
 def test_baselines_take_sfreq_from_data(mi_arrays):
-    from coco_pipe.decoding.data import validate_inputs
-    from coco_pipe.decoding.estimators import build_estimator
+    from coco_pipe.data import validate_inputs
+    from coco_pipe.decoding.builders import build_estimator
 
     X, y, meta, info = mi_arrays
     data = validate_inputs(X, y, meta, sfreq=info["sfreq"], ch_names=info["ch_names"])

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from coco_pipe import Experiment
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
 from coco_pipe.decoding.configs import (
     ClassicalModelConfig,
     CVConfig,
@@ -19,6 +18,7 @@ from coco_pipe.decoding.configs import (
     FrozenBackboneDecoderConfig,
     TrackingConfig,
 )
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_all_eight_models_embed_in_grouped_cv(short_epochs, tracking_uri):
 def test_cache_counter_once_per_window_then_zero(short_epochs, tracking_uri, tmp_path):
     """5 folds x 2 heads on one backbone: cold runs the backbone once per unique window,
     warm zero times; without the cache once per window per fold per head."""
-    from coco_pipe.decoding.foundation_models.embedder import FORWARD_COUNTER
+    from coco_pipe.foundation.embedder import FORWARD_COUNTER
 
     X, y, meta, info = short_epochs
 

@@ -5,7 +5,6 @@ level and the pairwise test."""
 from __future__ import annotations
 
 from coco_pipe import Experiment
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
 from coco_pipe.decoding.configs import (
     ClassicalModelConfig,
     CVConfig,
@@ -15,6 +14,7 @@ from coco_pipe.decoding.configs import (
     NeuralFineTuneConfig,
     TrackingConfig,
 )
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 
 def test_mixed_models_summary_with_chance_and_tests(mi_arrays, tracking_uri):

@@ -7,7 +7,6 @@ import mlflow
 import pytest
 
 from coco_pipe import Experiment
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
 from coco_pipe.decoding.configs import (
     CheckpointConfig,
     CVConfig,
@@ -19,15 +18,16 @@ from coco_pipe.decoding.configs import (
     QuantizationConfig,
     TrackingConfig,
 )
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 
 def test_seed_qlora_example_in_experiment(mi_arrays, tracking_uri, tmp_path, monkeypatch):
     pytest.importorskip("bitsandbytes")
     import bitsandbytes as bnb
 
-    from coco_pipe.decoding.foundation_models import neural
-    from coco_pipe.decoding.foundation_models.backbones import build_backbone
-    from coco_pipe.decoding.foundation_models.hf import export_to_hf
+    from coco_pipe.foundation import neural
+    from coco_pipe.foundation.backbones import build_backbone
+    from coco_pipe.foundation.hf import export_to_hf
 
     X, y, meta, info = mi_arrays
     small = ESTIMATOR_SPECS["reve"].small_kwargs

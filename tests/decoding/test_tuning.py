@@ -19,7 +19,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from coco_pipe import Experiment
-from coco_pipe.decoding import estimators as est_mod
+from coco_pipe.data import validate_inputs
+from coco_pipe.decoding import registry as est_mod
 from coco_pipe.decoding.configs import (
     ChanceConfig,
     ClassicalModelConfig,
@@ -29,7 +30,6 @@ from coco_pipe.decoding.configs import (
     TrackingConfig,
     TuningConfig,
 )
-from coco_pipe.decoding.data import validate_inputs
 from coco_pipe.decoding.metrics import resolve_metrics
 from coco_pipe.decoding.tuning import (
     SURPLUS_ATTR,

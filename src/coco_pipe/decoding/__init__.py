@@ -1,5 +1,6 @@
 """Decoding: configs, the experiment loop, estimators and results."""
 
+from ..foundation.listing import list_foundation_models
 from .configs import (
     ClassicalModelConfig,
     CVConfig,
@@ -22,4 +23,5 @@ __all__ = [
     "FrozenBackboneDecoderConfig",
     "NeuralFineTuneConfig",
     "TrackingConfig",
+    "list_foundation_models",
 ]

@@ -6,7 +6,7 @@ knob is addressable from ``ClassicalModelConfig.params`` and from an Optuna sear
 space. The estimator builds its internal :class:`~sklearn.pipeline.Pipeline` in
 ``fit`` (stored as ``pipeline_``); nothing is learned in ``__init__``.
 
-They register themselves in the classical registry when this module is imported:
+They are listed in :data:`BASELINES`, which the classical registry reads:
 
 - ``CSP_LDA``: :class:`CSPLDA` (classification)
 - ``TangentSpace_LR``: :class:`TangentSpaceLR` (classification)
@@ -38,6 +38,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "BASELINES",
     "DEFAULT_FBCSP_BANDS",
     "DEFAULT_POWER_BANDS",
     "BandPassFilter",
@@ -830,33 +831,19 @@ class BandPowerRidge(_EpochsPipelineMixin, RegressorMixin, BaseEstimator):
         _check_data_info(self, info, _check_bands(self.bands, None, type(self).__name__))
 
 
-# --------------------------------------------------------------------------- registry
+# --------------------------------------------------------------------------- table
 
-
-def _register() -> None:
-    from .estimators import register_classical
-
-    cls_ = ("classification",)
-    register_classical(
-        "CSP_LDA", CSPLDA, tasks=cls_, consumes_epochs=True,
-        description="Band-pass 8-30 Hz, MNE CSP (log-variance), shrinkage LDA.",
-    )  # fmt: skip
-    register_classical(
-        "TangentSpace_LR", TangentSpaceLR, tasks=cls_, consumes_epochs=True,
-        description="Band-pass, OAS covariances, Riemannian tangent space, logistic regression.",
-    )  # fmt: skip
-    register_classical(
-        "FBCSP", FilterBankCSP, tasks=cls_, consumes_epochs=True,
-        description="Filter bank 4-32 Hz, CSP per band, mutual-information selection, LDA.",
-    )  # fmt: skip
-    register_classical(
-        "BandPower_LR", BandPowerLinear, tasks=cls_, consumes_epochs=True,
-        description="Welch log band power per channel, standardised, logistic regression.",
-    )  # fmt: skip
-    register_classical(
-        "BandPower_Ridge", BandPowerRidge, tasks=("regression",), consumes_epochs=True,
-        description="Welch log band power per channel, standardised, ridge regression.",
-    )  # fmt: skip
-
-
-_register()
+#: (registry name, estimator class, tasks, description): read by
+#: :mod:`coco_pipe.decoding.registry`; this module never imports the registry.
+BASELINES: tuple[tuple[str, type, tuple[str, ...], str], ...] = (
+    ("CSP_LDA", CSPLDA, ("classification",),
+     "Band-pass 8-30 Hz, MNE CSP (log-variance), shrinkage LDA."),
+    ("TangentSpace_LR", TangentSpaceLR, ("classification",),
+     "Band-pass, OAS covariances, Riemannian tangent space, logistic regression."),
+    ("FBCSP", FilterBankCSP, ("classification",),
+     "Filter bank 4-32 Hz, CSP per band, mutual-information selection, LDA."),
+    ("BandPower_LR", BandPowerLinear, ("classification",),
+     "Welch log band power per channel, standardised, logistic regression."),
+    ("BandPower_Ridge", BandPowerRidge, ("regression",),
+     "Welch log band power per channel, standardised, ridge regression."),
+)  # fmt: skip

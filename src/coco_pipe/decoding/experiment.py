@@ -3,7 +3,6 @@ partition only, score on the test partition, and record everything in MLflow."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import sys
 import tempfile
@@ -18,10 +17,10 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
+from ..data import EpochsData, data_fingerprint, validate_inputs
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
+from .builders import build_estimator, check_data_info, fit_estimator, iter_steps
 from .configs import ExperimentConfig
-from .data import EpochsData, validate_inputs
-from .estimators import build_estimator, check_data_info, fit_estimator, iter_steps
 from .metrics import resolve_metrics, score_all
 from .splits import make_splits
 
@@ -48,18 +47,6 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
     return tqdm(
         iterable, total=total, desc=desc, disable=not (enabled and sys.stderr.isatty()), leave=False
     )
-
-
-def data_fingerprint(data: EpochsData) -> str:
-    """Digest of X, y and groups: identifies the data a run was trained on."""
-    h = hashlib.sha256()
-    h.update(str(data.X.shape).encode())
-    step = max(1, len(data.X) // 256)  # sample rows for speed; shape + y + groups are complete
-    h.update(np.ascontiguousarray(data.X[::step]).tobytes())
-    h.update(pd.Series(data.y).astype(str).str.cat(sep="|").encode())
-    if data.groups is not None:
-        h.update(pd.Series(data.groups).astype(str).str.cat(sep="|").encode())
-    return h.hexdigest()[:16]
 
 
 def prepare_inputs(cfg: ExperimentConfig, X, y=None, sample_metadata=None, *, sfreq=None, ch_names=None):
@@ -411,7 +398,7 @@ class Experiment:
             return
         import json
 
-        from .foundation_models.cache import EmbeddingCache, window_digests
+        from ..foundation.cache import EmbeddingCache, window_digests
 
         digests = window_digests(data.X)
         limit = self.config.tracking.log_embeddings_max_mb * 1e6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn import model_selection as ms
 
-from .data import EpochsData
+from ..data import EpochsData
 
 
 def make_splitter(strategy: str, n_splits: int, shuffle: bool, random_state: int | None):
@@ -34,7 +34,7 @@ def make_splits(cv, data: EpochsData, random_state: int) -> list[tuple[np.ndarra
     --------
     >>> import numpy as np
     >>> from coco_pipe.decoding.configs import CVConfig
-    >>> from coco_pipe.decoding.data import validate_inputs
+    >>> from coco_pipe.data import validate_inputs
     >>> d = validate_inputs(np.random.rand(20, 3), np.tile([0, 1], 10))
     >>> len(make_splits(CVConfig(strategy="stratified", n_splits=4), d, 0))
     4

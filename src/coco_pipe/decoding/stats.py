@@ -376,7 +376,7 @@ def _cv_score(
     cv_splits: Sequence[tuple[np.ndarray, np.ndarray]],
     metric_fn: Callable[[np.ndarray, np.ndarray], float],
 ) -> float:
-    from .estimators import fit_estimator
+    from .builders import fit_estimator
 
     fold_scores = []
     for train, test in cv_splits:

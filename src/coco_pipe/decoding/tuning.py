@@ -40,14 +40,15 @@ from pydantic import BaseModel
 from sklearn.pipeline import Pipeline
 
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport
+from .builders import build_estimator, fit_estimator
 from .configs.tuning import ParamSpec, TuningConfig
-from .estimators import build_estimator, fit_estimator, get_classical
 from .metrics import Metric, resolve_metrics, score_all
+from .registry import get_classical
 from .splits import inner_splits
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..data import DataInfo, EpochsData
     from ..tracking import Tracker
-    from .data import DataInfo, EpochsData
 
 logger = logging.getLogger(__name__)
 
@@ -431,7 +432,7 @@ def _identity(
     tuning: TuningConfig,
     random_state: int,
 ) -> dict[str, Any]:
-    from .experiment import data_fingerprint
+    from ..data import data_fingerprint
 
     return {
         "data": data_fingerprint(data),
@@ -794,7 +795,7 @@ def tune_model(
     --------
     >>> import numpy as np
     >>> from coco_pipe.decoding.configs import ClassicalModelConfig, TuningConfig
-    >>> from coco_pipe.decoding.data import validate_inputs
+    >>> from coco_pipe.data import validate_inputs
     >>> from coco_pipe.decoding.metrics import resolve_metrics
     >>> rng = np.random.default_rng(0)
     >>> y = np.tile([0, 1], 30); X = rng.normal(size=(60, 5)) + y[:, None]

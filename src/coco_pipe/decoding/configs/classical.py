@@ -35,7 +35,7 @@ class ClassicalModelConfig(StrictConfig):
 
     @model_validator(mode="after")
     def _known_estimator_and_params(self) -> ClassicalModelConfig:
-        from ..estimators import check_classical_config
+        from ..registry import check_classical_config
 
         check_classical_config(self.estimator, self.params)
         return self

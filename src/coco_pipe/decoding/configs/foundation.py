@@ -11,7 +11,7 @@ from .classical import ClassicalModelConfig
 
 
 def _check_model_key(value: str) -> str:
-    from .._specs import ESTIMATOR_SPECS
+    from ...foundation.specs import ESTIMATOR_SPECS
 
     if value not in ESTIMATOR_SPECS:
         known = ", ".join(sorted(ESTIMATOR_SPECS))

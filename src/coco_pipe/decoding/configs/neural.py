@@ -13,7 +13,7 @@ _SCRATCH_KEYS = ("eegnet", "shallow_fbcsp", "deep4", "eegconformer")
 
 def _check_neural_model_key(value: str) -> str:
     """Accept ESTIMATOR_SPECS keys and scratch networks; list all known keys otherwise."""
-    from .._specs import ESTIMATOR_SPECS
+    from ...foundation.specs import ESTIMATOR_SPECS
 
     if value in ESTIMATOR_SPECS or value in _SCRATCH_KEYS:
         return value

@@ -1,38 +1,13 @@
-"""Foundation-model backbones: input adaptation, building, embedding.
-
-Submodules import torch; names are resolved lazily so ``import coco_pipe`` stays light.
+"""Kept for the seed's public import path ``coco_pipe.decoding.foundation_models``; the
+foundation-model layer lives in :mod:`coco_pipe.foundation`.
 
 Examples
 --------
->>> from coco_pipe.decoding.foundation_models import plan_adaptation  # doctest: +SKIP
+>>> from coco_pipe.decoding.foundation_models import list_foundation_models
+>>> "cbramod" in set(list_foundation_models()["Model"])
+True
 """
 
-from __future__ import annotations
+from ...foundation.listing import list_foundation_models
 
-import importlib
-from typing import Any
-
-_LAZY = {
-    "AdaptationPlan": "adaptation",
-    "plan_adaptation": "adaptation",
-    "CHANNEL_ALIASES": "adaptation",
-    "Backbone": "backbones",
-    "FoundationBackboneModule": "backbones",
-    "build_backbone": "backbones",
-    "embed": "backbones",
-    "BackboneEmbedder": "embedder",
-    "FORWARD_COUNTER": "embedder",
-    "CocoPipeEEGConfig": "hf",
-    "CocoPipeEEGModel": "hf",
-    "build_hf_backbone": "hf",
-    "export_to_hf": "hf",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f".{_LAZY[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["list_foundation_models"]

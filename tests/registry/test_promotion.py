@@ -7,14 +7,14 @@ import pytest
 
 from coco_pipe import Experiment, load_promoted
 from coco_pipe.cli import main
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
 from coco_pipe.decoding.configs import (
     CVConfig,
     ExperimentConfig,
     NeuralFineTuneConfig,
     TrackingConfig,
 )
-from coco_pipe.tracking.registry import promote
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
+from coco_pipe.registry import promote
 
 
 def _lora_experiment(uri, X, y, meta, info):

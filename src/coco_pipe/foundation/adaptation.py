@@ -1,7 +1,7 @@
 """Input adaptation: from the user's epochs to what a foundation model was pretrained on.
 
 :func:`plan_adaptation` decides, from a spec row of
-:data:`~coco_pipe.decoding._specs.ESTIMATOR_SPECS` and what is known about the data
+:data:`~coco_pipe.foundation.specs.ESTIMATOR_SPECS` and what is known about the data
 (sfreq, channel names, shape), every step that turns a user window into a model
 input, and raises the clear input errors before any model is built:
 
@@ -23,7 +23,7 @@ The plan is a frozen value: :meth:`AdaptationPlan.apply` runs it on arrays,
 
 Examples
 --------
->>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+>>> from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 >>> plan = plan_adaptation(ESTIMATOR_SPECS["cbramod"], sfreq=250.0, ch_names=None,
 ...                        n_channels=4, n_times=1000)
 >>> plan.n_times, plan.sfreq
@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from .._specs import FoundationModelSpec
+from .specs import FoundationModelSpec
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class AdaptationPlan:
     ----------
     model_key : str
     channel_mode : str
-        See :class:`~coco_pipe.decoding._specs.FoundationModelSpec`.
+        See :class:`~coco_pipe.foundation.specs.FoundationModelSpec`.
     src_sfreq, sfreq : float
         Sampling frequency of the data and of the model.
     resample_up, resample_down : int
@@ -321,7 +321,7 @@ def plan_adaptation(
     Parameters
     ----------
     spec : FoundationModelSpec
-        Row of :data:`~coco_pipe.decoding._specs.ESTIMATOR_SPECS`.
+        Row of :data:`~coco_pipe.foundation.specs.ESTIMATOR_SPECS`.
     sfreq : float
         Sampling frequency of the data (Hz). Required.
     ch_names : sequence of str or None
@@ -345,7 +345,7 @@ def plan_adaptation(
 
     Examples
     --------
-    >>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+    >>> from coco_pipe.foundation.specs import ESTIMATOR_SPECS
     >>> names = ["Fp1", "Fp2", "T3", "T4", "Cz"]
     >>> plan = plan_adaptation(ESTIMATOR_SPECS["labram"], sfreq=250.0, ch_names=names,
     ...                        n_channels=5, n_times=1000)

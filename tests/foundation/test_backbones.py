@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
-from coco_pipe.decoding.foundation_models import backbones
-from coco_pipe.decoding.foundation_models.backbones import build_backbone, embed, resolve_device
+from coco_pipe.foundation import backbones
+from coco_pipe.foundation.backbones import build_backbone, embed, resolve_device
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 KEYS = sorted(ESTIMATOR_SPECS)
 MODERN = (

@@ -13,7 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS  # noqa: E402
+from coco_pipe.data import DataInfo  # noqa: E402
 from coco_pipe.decoding.configs import (  # noqa: E402
     CheckpointConfig,
     DeviceConfig,
@@ -22,12 +22,12 @@ from coco_pipe.decoding.configs import (  # noqa: E402
     OptimConfig,
     QuantizationConfig,
 )
-from coco_pipe.decoding.data import DataInfo  # noqa: E402
-from coco_pipe.decoding.foundation_models.neural import (  # noqa: E402
+from coco_pipe.foundation.neural import (  # noqa: E402
     MODEL_FILE,
     NeuralDecoder,
     NeuralTrainable,
 )
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS  # noqa: E402
 
 CHS = ["C3", "Cz", "C4", "FC3", "FC4", "CP3", "CP4", "Pz"]
 SFREQ = 200.0

@@ -2,11 +2,11 @@
 
 ``fit`` learns nothing from the data or the labels: it only builds (or reuses) the
 backbone for the data's shape, sfreq and channels. ``transform`` adapts each window
-(:mod:`~coco_pipe.decoding.foundation_models.adaptation`), forwards it without
+(:mod:`~coco_pipe.foundation.adaptation`), forwards it without
 gradients and returns pooled embeddings ``(n_windows, emb_dim)``. Built backbones are
 memoised per process, so the clones of every fold share one model; with
 ``cache_embeddings=True`` each window is forwarded once per backbone fingerprint
-(:class:`~coco_pipe.decoding.foundation_models.cache.EmbeddingCache`).
+(:class:`~coco_pipe.foundation.cache.EmbeddingCache`).
 
 :data:`FORWARD_COUNTER` counts the windows actually forwarded through each backbone
 (by fingerprint), so tests can prove how often a backbone ran.
@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ...tracking.report import FoldReport
+from ..tracking.report import FoldReport
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..configs.foundation import FoundationEmbeddingModelConfig
     from ..data import DataInfo
+    from ..decoding.configs.foundation import FoundationEmbeddingModelConfig
     from .backbones import Backbone
 
 logger = logging.getLogger(__name__)

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
-from coco_pipe.decoding.foundation_models.adaptation import (
+from coco_pipe.foundation.adaptation import (
     normalize_channel_name,
     plan_adaptation,
 )
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 MODERN = (
     "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz",

@@ -11,11 +11,11 @@ torch = pytest.importorskip("torch")
 from sklearn.base import clone  # noqa: E402
 from sklearn.metrics import balanced_accuracy_score  # noqa: E402
 
+from coco_pipe.data import DataInfo  # noqa: E402
 from coco_pipe.decoding.configs import NeuralFineTuneConfig, OptimConfig  # noqa: E402
 from coco_pipe.decoding.configs.neural import _SCRATCH_KEYS  # noqa: E402
-from coco_pipe.decoding.data import DataInfo  # noqa: E402
-from coco_pipe.decoding.foundation_models.neural import NeuralDecoder  # noqa: E402
-from coco_pipe.decoding.foundation_models.scratch import (  # noqa: E402
+from coco_pipe.foundation.neural import NeuralDecoder  # noqa: E402
+from coco_pipe.foundation.scratch import (  # noqa: E402
     SCRATCH_SPECS,
     build_scratch_net,
     resample_windows,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from coco_pipe import list_foundation_models as top_level
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
-from coco_pipe.decoding.listing import list_foundation_models
+from coco_pipe.foundation.listing import list_foundation_models
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 REQUIRED = [
     "Model",
@@ -39,3 +39,13 @@ def test_rows_are_rendered_from_the_specs():
             assert str(s.n_chans) in row["Channels"]
     assert df.loc["cbramod", "Channels"] == "any"
     assert df.loc["labram", "Interpolation"] == "no"
+
+
+def test_seed_import_paths_still_list_the_models():
+    from coco_pipe.decoding import list_foundation_models as from_decoding
+    from coco_pipe.decoding._specs import ESTIMATOR_SPECS as seed_specs
+    from coco_pipe.decoding.foundation_models import list_foundation_models as from_seed_path
+
+    assert seed_specs is ESTIMATOR_SPECS
+    for lister in (from_decoding, from_seed_path, top_level):
+        assert list(lister()["Model"]) == list(ESTIMATOR_SPECS)

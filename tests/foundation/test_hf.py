@@ -16,9 +16,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS  # noqa: E402
-from coco_pipe.decoding.foundation_models import hf  # noqa: E402
-from coco_pipe.decoding.foundation_models.backbones import build_backbone, embed  # noqa: E402
+from coco_pipe.foundation import hf  # noqa: E402
+from coco_pipe.foundation.backbones import build_backbone, embed  # noqa: E402
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS  # noqa: E402
 
 CHS = ["Fp1", "Fp2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8", "T7", "T8", "P7", "P8",
        "Fz", "Cz", "Pz"]  # fmt: skip
@@ -113,7 +113,7 @@ def test_pretrained_is_read_from_the_offline_cache_under_the_spec_repo(X, tmp_pa
 
 
 def test_braindecode_checkpoint_is_converted(X, tmp_path):
-    from coco_pipe.decoding.foundation_models.weights import save_pretrained
+    from coco_pipe.foundation.weights import save_pretrained
 
     bb = _braindecode("signal_jepa")
     folder = save_pretrained(bb.module.model, tmp_path / "bd-ckpt")
@@ -151,8 +151,8 @@ def _seed_qlora_config(weights: str):
 def test_seed_qlora_example_loads_a_4bit_base_and_trains_lora(X, tmp_path):
     import bitsandbytes as bnb
 
-    from coco_pipe.decoding.foundation_models.neural import head_pooling
-    from coco_pipe.decoding.foundation_models.peft_utils import apply_lora, quantize_linear_layers
+    from coco_pipe.foundation.neural import head_pooling
+    from coco_pipe.foundation.peft_utils import apply_lora, quantize_linear_layers
 
     bb = _braindecode("reve")
     folder = hf.export_to_hf(bb, tmp_path / "reve-hf")
@@ -198,7 +198,7 @@ def test_seed_qlora_example_loads_a_4bit_base_and_trains_lora(X, tmp_path):
 @pytest.mark.parametrize("mode", ["frozen", "lora"])
 def test_neural_decoder_trains_on_the_hf_backbone(mode, tmp_path, monkeypatch):
     from coco_pipe.decoding.configs import NeuralFineTuneConfig, OptimConfig
-    from coco_pipe.decoding.foundation_models import neural
+    from coco_pipe.foundation import neural
 
     folder = hf.export_to_hf(_braindecode("cbramod"), tmp_path / "cbramod-hf")
     built = []
@@ -247,7 +247,7 @@ class FakeReveModel(PreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
         from braindecode.models import REVE
-        from coco_pipe.decoding.foundation_models.backbones import _offline_reve
+        from coco_pipe.foundation.backbones import _offline_reve
 
         with _offline_reve():
             self.reve = REVE(n_outputs=1, n_chans=4, n_times=800, sfreq=200.0, embed_dim=config.embed_dim,

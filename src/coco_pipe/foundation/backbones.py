@@ -1,8 +1,8 @@
 """Build a foundation-model backbone and forward windows to pooled embeddings.
 
-One spec row (:data:`~coco_pipe.decoding._specs.ESTIMATOR_SPECS`) says which
+One spec row (:data:`~coco_pipe.foundation.specs.ESTIMATOR_SPECS`) says which
 braindecode class to build, how the data are adapted
-(:mod:`~coco_pipe.decoding.foundation_models.adaptation`) and how features are
+(:mod:`~coco_pipe.foundation.adaptation`) and how features are
 pulled out before the classification head (``spec.feature_strategy``):
 
 ``bendr_context``
@@ -47,8 +47,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._specs import ESTIMATOR_SPECS, FoundationModelSpec
 from .adaptation import AdaptationPlan, plan_adaptation
+from .specs import ESTIMATOR_SPECS, FoundationModelSpec
 
 logger = logging.getLogger(__name__)
 
@@ -364,7 +364,7 @@ def build_backbone(
     backend : {"braindecode", "hugging_face"}
     weights : str
         ``"pretrained"``, ``"random"``, a hub repo id, a local directory or a state-dict file
-        (see :func:`~coco_pipe.decoding.foundation_models.weights.resolve_weights`).
+        (see :func:`~coco_pipe.foundation.weights.resolve_weights`).
     revision : str, optional
         Hub revision.
     pooling : {"mean", "cls", "flatten"}
@@ -384,7 +384,7 @@ def build_backbone(
 
     Examples
     --------
-    >>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+    >>> from coco_pipe.foundation.specs import ESTIMATOR_SPECS
     >>> bb = build_backbone("cbramod", weights="random", sfreq=200.0, ch_names=None, n_channels=3,
     ...                     n_times=400, model_kwargs=ESTIMATOR_SPECS["cbramod"].small_kwargs)  # doctest: +SKIP
     >>> bb.emb_dim  # doctest: +SKIP

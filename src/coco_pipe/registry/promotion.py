@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from .client import FOLD_TAG, MODEL_TAG, resolve_tracking_uri
-from .store import RunStore
+from ..tracking.client import FOLD_TAG, MODEL_TAG, resolve_tracking_uri
+from ..tracking.store import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def promote(run_id: str, *, model: str, fold: str | int = "best", name: str, ali
 
 def load_promoted(model_uri: str, tracking_uri: str | None = None, *, device: str | None = None):
     """Load a promoted decoder (``models:/NAME@alias`` or ``models:/NAME/VERSION``) as a ready
-    :class:`~coco_pipe.decoding.foundation_models.neural.NeuralDecoder` with the same input
+    :class:`~coco_pipe.foundation.neural.NeuralDecoder` with the same input
     adaptation as in training.
 
     Examples
@@ -147,6 +147,6 @@ def load_promoted(model_uri: str, tracking_uri: str | None = None, *, device: st
         if not found:
             raise FileNotFoundError(f"{model_uri} holds no {MODEL_FILE}; not a coco-pipe decoder")
         local = found[0].parent
-    from ..decoding.foundation_models.neural import NeuralDecoder
+    from ..foundation.neural import NeuralDecoder
 
     return NeuralDecoder.load(local, device=device)

@@ -17,9 +17,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
-from coco_pipe.decoding.foundation_models import weights as W
-from coco_pipe.decoding.foundation_models.weights import (
+from coco_pipe.foundation import weights as W
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
+from coco_pipe.foundation.weights import (
     WeightsNotAvailableError,
     WeightsSource,
     load_weights_into,

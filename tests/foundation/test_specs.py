@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 KEYS = sorted(ESTIMATOR_SPECS)
 EXPECTED_KEYS = ["bendr", "biot", "cbramod", "eegpt", "labram", "luna", "reve", "signal_jepa"]
@@ -55,7 +55,7 @@ def test_specs_and_listing_import_without_torch():
         "import sys, types\n"
         f"for name, path in [('coco_pipe', {root!r}), ('coco_pipe.decoding', {root + '/decoding'!r})]:\n"
         "    m = types.ModuleType(name); m.__path__ = [path]; sys.modules[name] = m\n"
-        "import coco_pipe.decoding._specs, coco_pipe.decoding.listing as l\n"
+        "import coco_pipe.foundation.specs, coco_pipe.foundation.listing as l\n"
         "assert len(l.list_foundation_models()) == 8\n"
         "assert 'torch' not in sys.modules, 'torch imported'\n"
     )
@@ -129,7 +129,7 @@ def test_row_against_a_real_forward_pass(key):
     import torch
     from torch import nn
 
-    from coco_pipe.decoding.foundation_models.backbones import (
+    from coco_pipe.foundation.backbones import (
         FoundationBackboneModule,
         build_backbone,
         make_plan,
@@ -203,7 +203,7 @@ def test_row_against_a_real_forward_pass(key):
 
 
 def _build_small(spec, plan):
-    from coco_pipe.decoding.foundation_models.backbones import _build_model
+    from coco_pipe.foundation.backbones import _build_model
 
     return _build_model(spec, plan, dict(spec.small_kwargs))
 

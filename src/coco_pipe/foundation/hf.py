@@ -3,11 +3,11 @@
 ``backend="hugging_face"`` loads a backbone with the transformers toolchain
 (``AutoConfig`` / ``AutoModel.from_pretrained(repo_or_dir, revision=...,
 quantization_config=BitsAndBytesConfig(...), dtype=..., trust_remote_code=...)``)
-and returns the same :class:`~coco_pipe.decoding.foundation_models.backbones.Backbone`
+and returns the same :class:`~coco_pipe.foundation.backbones.Backbone`
 as the braindecode backend, so :class:`BackboneEmbedder` and ``NeuralDecoder`` run one
 loop over two loaders.
 
-Every backbone of :data:`~coco_pipe.decoding._specs.ESTIMATOR_SPECS` has a
+Every backbone of :data:`~coco_pipe.foundation.specs.ESTIMATOR_SPECS` has a
 transformers form that works offline: :class:`CocoPipeEEGConfig` /
 :class:`CocoPipeEEGModel` (``model_type="coco_pipe_eeg"``, registered with the Auto
 classes) wrap the braindecode architecture, built exactly as the braindecode backend
@@ -39,14 +39,14 @@ revision and how to prefetch it.
 ``BitsAndBytesConfig(load_in_4bit=True, ...)`` passed to ``from_pretrained``;
 transformers 5.24 with bitsandbytes 0.50.2 quantises on CPU as well as CUDA, so the
 base ``nn.Linear`` layers are ``bitsandbytes.nn.Linear4bit`` with packed 4-bit weights.
-As in :func:`~coco_pipe.decoding.foundation_models.peft_utils.quantize_linear_layers`,
+As in :func:`~coco_pipe.foundation.peft_utils.quantize_linear_layers`,
 ``nn.MultiheadAttention``'s ``out_proj`` stays in full precision (transformers only
 replaces exact ``nn.Linear`` instances; that module reads ``out_proj.weight`` directly).
 
 Examples
 --------
->>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
->>> from coco_pipe.decoding.foundation_models.backbones import build_backbone
+>>> from coco_pipe.foundation.specs import ESTIMATOR_SPECS
+>>> from coco_pipe.foundation.backbones import build_backbone
 >>> kw = ESTIMATOR_SPECS["cbramod"].small_kwargs
 >>> bb = build_backbone("cbramod", weights="random", sfreq=200.0, ch_names=None,
 ...                     n_channels=3, n_times=400, model_kwargs=kw)  # doctest: +SKIP
@@ -244,7 +244,7 @@ class CocoPipeEEGModel(PreTrainedModel):
 
     Built exactly as the braindecode backend builds it: the braindecode model (head
     removed) is ``backbone.model``, features are pulled out and pooled by
-    :class:`~coco_pipe.decoding.foundation_models.backbones.FoundationBackboneModule`.
+    :class:`~coco_pipe.foundation.backbones.FoundationBackboneModule`.
     ``forward`` returns the pooled features as a tensor (float of the input's dtype),
     so the module drops into the same embedding and training loops.
 
@@ -255,7 +255,7 @@ class CocoPipeEEGModel(PreTrainedModel):
 
     Examples
     --------
-    >>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+    >>> from coco_pipe.foundation.specs import ESTIMATOR_SPECS
     >>> cfg = CocoPipeEEGConfig(model_key="cbramod", braindecode_class="CBraMod", n_chans=3,
     ...     n_times=400, sfreq=200.0, chs_info=[{"ch_name": f"c{i}", "kind": "eeg"} for i in range(3)],
     ...     model_kwargs=dict(ESTIMATOR_SPECS["cbramod"].small_kwargs))  # doctest: +SKIP
@@ -820,7 +820,7 @@ def build_hf_backbone(
     """Build a backbone through transformers (``backend="hugging_face"``).
 
     Same arguments and return type as
-    :func:`~coco_pipe.decoding.foundation_models.backbones.build_backbone`; the
+    :func:`~coco_pipe.foundation.backbones.build_backbone`; the
     module is a :class:`CocoPipeEEGModel`. Input errors (model key, pooling, sfreq,
     channels, window length, weights path, uncached repository, remote code without
     ``trust_remote_code``, quantization options) are raised before any model is built.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._specs import ESTIMATOR_SPECS, FoundationModelSpec
+from .specs import ESTIMATOR_SPECS, FoundationModelSpec
 
 
 def _channels(spec: FoundationModelSpec) -> str:

@@ -11,14 +11,14 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from coco_pipe.decoding.foundation_models.peft_utils import (  # noqa: E402
+from coco_pipe.foundation.peft_utils import (  # noqa: E402
     apply_lora,
     count_quantized_layers,
     linear_module_names,
     quantize_linear_layers,
     resolve_lora_targets,
 )
-from coco_pipe.decoding.foundation_models.training import (  # noqa: E402
+from coco_pipe.foundation.training import (  # noqa: E402
     batch_slices,
     build_param_groups,
     check_device,

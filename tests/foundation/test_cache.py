@@ -1,4 +1,4 @@
-"""Tests of the content-addressed embedding cache (coco_pipe.decoding.foundation_models.cache).
+"""Tests of the content-addressed embedding cache (coco_pipe.foundation.cache).
 
 Compute functions are pure numpy with a call counter; no torch is needed. Subprocess
 tests load cache.py by file path so that a child process does not pay for importing the
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coco_pipe.decoding.foundation_models import cache as cache_mod
-from coco_pipe.decoding.foundation_models.cache import (
+from coco_pipe.foundation import cache as cache_mod
+from coco_pipe.foundation.cache import (
     CacheStats,
     EmbeddingCache,
     cache_info_command,

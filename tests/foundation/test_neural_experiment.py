@@ -10,7 +10,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from coco_pipe import Experiment  # noqa: E402
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS  # noqa: E402
 from coco_pipe.decoding.configs import (  # noqa: E402
     ChanceConfig,
     CVConfig,
@@ -20,7 +19,8 @@ from coco_pipe.decoding.configs import (  # noqa: E402
     QuantizationConfig,
     TrackingConfig,
 )
-from coco_pipe.decoding.foundation_models.neural import NeuralDecoder  # noqa: E402
+from coco_pipe.foundation.neural import NeuralDecoder  # noqa: E402
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS  # noqa: E402
 
 CHS = ["C3", "Cz", "C4", "FC3", "FC4", "CP3", "CP4", "Pz"]
 SFREQ = 200.0

@@ -1,4 +1,4 @@
-"""The training loop behind :class:`~coco_pipe.decoding.foundation_models.neural.NeuralDecoder`.
+"""The training loop behind :class:`~coco_pipe.foundation.neural.NeuralDecoder`.
 
 Pieces, each small and testable on its own:
 

@@ -45,8 +45,8 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from ..configs.neural import NeuralFineTuneConfig
 from ..data import DataInfo
+from ..decoding.configs.neural import NeuralFineTuneConfig
 
 logger = logging.getLogger(__name__)
 
@@ -192,8 +192,8 @@ def _linear4bit_names(module) -> list[str]:
 
 
 def _spec_for(key: str):
-    from .._specs import ESTIMATOR_SPECS
     from .scratch import SCRATCH_SPECS
+    from .specs import ESTIMATOR_SPECS
 
     if key in SCRATCH_SPECS:
         return SCRATCH_SPECS[key], True
@@ -208,7 +208,7 @@ def head_pooling(cfg, spec) -> str:
 
     Examples
     --------
-    >>> from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+    >>> from coco_pipe.foundation.specs import ESTIMATOR_SPECS
     >>> from coco_pipe.decoding.configs import NeuralFineTuneConfig
     >>> cfg = NeuralFineTuneConfig(model_key="cbramod", weights="random")
     >>> head_pooling(cfg, ESTIMATOR_SPECS["cbramod"]), head_pooling(cfg, ESTIMATOR_SPECS["biot"])
@@ -384,7 +384,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
         Examples
         --------
         >>> from coco_pipe.decoding.configs import NeuralFineTuneConfig
-        >>> from coco_pipe.decoding.data import DataInfo
+        >>> from coco_pipe.data import DataInfo
         >>> info = DataInfo(10, 2, None, None, None, None, "classification", (0, 1))
         >>> NeuralDecoder(NeuralFineTuneConfig(model_key="eegnet")).check_data_info(info)
         Traceback (most recent call last):
@@ -935,7 +935,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
             "artifact_types": [weights_type, "training_history", "plots", "model_card", "diagnostics"],
             "adapter_format": "peft (adapter_config.json + adapter_model.safetensors)"
             if weights_type == "adapter" else None,
-            "loader": "coco_pipe.decoding.foundation_models.neural.NeuralDecoder.load(directory)",
+            "loader": "coco_pipe.foundation.neural.NeuralDecoder.load(directory)",
             "model_key": cfg.model_key,
             "train_mode": cfg.train_mode,
             "weights": dict(self._source.weights_tags) if hasattr(self, "_source") else {},
@@ -1148,7 +1148,7 @@ class NeuralDecoder(ClassifierMixin, BaseEstimator):
         """
         import pandas as pd
 
-        from ...tracking.report import FoldReport
+        from ..tracking.report import FoldReport
 
         cfg = self._cfg()
         workdir = Path(workdir)

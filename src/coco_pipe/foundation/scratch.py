@@ -3,7 +3,7 @@
 Recent benchmarks of EEG foundation models (EEG-FM-Bench, AdaBrain-Bench, Brain4FMs)
 find that compact networks trained from random initialisation stay competitive on
 many tasks, so every experiment can run them through the same
-:class:`~coco_pipe.decoding.foundation_models.neural.NeuralDecoder` loop
+:class:`~coco_pipe.foundation.neural.NeuralDecoder` loop
 (``NeuralFineTuneConfig(model_key="eegnet", train_mode="full", weights="random")``).
 
 No pretrained weights exist for these networks: they are always randomly initialised

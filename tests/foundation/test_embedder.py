@@ -9,15 +9,15 @@ from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from coco_pipe.decoding._specs import ESTIMATOR_SPECS
+from coco_pipe.data import DataInfo
 from coco_pipe.decoding.configs import FoundationEmbeddingModelConfig
-from coco_pipe.decoding.data import DataInfo
-from coco_pipe.decoding.foundation_models import backbones
-from coco_pipe.decoding.foundation_models.embedder import (
+from coco_pipe.foundation import backbones
+from coco_pipe.foundation.embedder import (
     FORWARD_COUNTER,
     BackboneEmbedder,
     clear_backbone_memo,
 )
+from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 NAMES = (
     "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz",
