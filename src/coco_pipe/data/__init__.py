@@ -4,6 +4,6 @@ This package sits at the bottom of coco-pipe's layers: it imports nothing else o
 """
 
 from .fingerprint import data_fingerprint
-from .inputs import DataInfo, EpochsData, validate_inputs
+from .inputs import DataInfo, EpochsData, Windows, as_windows, validate_inputs
 
-__all__ = ["DataInfo", "EpochsData", "validate_inputs", "data_fingerprint"]
+__all__ = ["DataInfo", "EpochsData", "Windows", "as_windows", "validate_inputs", "data_fingerprint"]

@@ -69,11 +69,40 @@ class EpochsData:
 
 
 def _is_epochs(X: Any) -> bool:
-    try:
-        from mne import BaseEpochs
-    except ImportError:  # pragma: no cover
-        return False
+    from mne import BaseEpochs
+
     return isinstance(X, BaseEpochs)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """What an estimator reads from its ``X``: the windows and, when ``X`` carried them
+    (an ``mne.Epochs``), its sampling rate and channel names."""
+
+    X: np.ndarray
+    sfreq: float | None = None
+    ch_names: tuple[str, ...] | None = None
+
+
+def as_windows(X: Any) -> Windows:
+    """``X`` as estimators take it: an ``mne.Epochs`` (sfreq and channel names read from
+    it, data in volts) or any array-like, returned without a copy where possible.
+
+    Every coco-pipe estimator calls this at the top of ``fit`` / ``predict`` /
+    ``transform``, so ``cross_val_score(estimator, epochs, y)`` works as it does with
+    MNE's own decoders.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> as_windows(np.zeros((2, 3, 4))).X.shape
+    (2, 3, 4)
+    """
+    if _is_epochs(X):
+        return Windows(
+            X.get_data(copy=False), float(X.info["sfreq"]), tuple(X.ch_names)
+        )
+    return Windows(np.asarray(X))
 
 
 def validate_inputs(
