@@ -42,7 +42,7 @@ Required (scikit-learn's contract)
 
 Scoring a pipeline
     For a :class:`~sklearn.pipeline.Pipeline` of several steps, the test windows go once
-    through all steps but the last (``pipeline[:-1].transform``), then ``predict``,
+    through the ``transform`` of all steps but the last, then ``predict``,
     ``predict_proba`` / ``decision_function`` are called on the last step. This is what
     the pipeline itself does, without transforming the windows once per method (a
     frozen backbone embeds them once).
@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from ..tracking import FoldReport
 from .builders import iter_steps
@@ -94,9 +95,13 @@ def scoring_split(estimator: BaseEstimator, X: Any) -> tuple[BaseEstimator, Any]
     >>> bool((scorer.predict(Xs) == pipe.predict(X)).all())
     True
     """
-    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
-        return estimator.steps[-1][1], estimator[:-1].transform(X)
-    return estimator, X
+    if not isinstance(estimator, Pipeline) or len(estimator.steps) < 2:
+        return estimator, X
+    check_is_fitted(estimator)  # as Pipeline.predict does, then its own loop over the steps
+    for _, step in estimator.steps[:-1]:
+        if step is not None and step != "passthrough":
+            X = step.transform(X)
+    return estimator.steps[-1][1], X
 
 
 def predict_scores(estimator: BaseEstimator, X: Any) -> np.ndarray | None:

@@ -110,17 +110,6 @@ def _resolve_metric(tuning: TuningConfig, metrics: list[Metric], task: str) -> M
     return resolve_metrics([tuning.metric], task)[0]
 
 
-def _resolve_metric(tuning: TuningConfig, metrics: list[Metric], task: str) -> Metric:
-    if tuning.metric is None:
-        if not metrics:
-            raise ValueError("tune_model needs at least one metric (or tuning.metric)")
-        return metrics[0]
-    for m in metrics:
-        if m.name == tuning.metric:
-            return m
-    return resolve_metrics([tuning.metric], task)[0]
-
-
 class _WorkerProgress:
     """Optuna callback: counts this worker's trials (surplus ones excepted), moves the
     progress bar, and stops a worker whose first trials all fail while no worker has
@@ -318,72 +307,38 @@ def tune_model(
         else min(complete, key=lambda t: t.value)
     )
     best_params = {path: best.params[path] for path in space if path in best.params}
-    best_config = apply_params(model_config, best_params)
-    summary = study_summary(study)
-    report = _report(
-        summary,
-        best,
-        best_params,
-        metric,
-        direction,
-        tuning,
-        study_name,
-        n_pruned,
-        n_failed,
-        len(complete),
-        len(trials),
-        n_mine,
-        time.perf_counter() - t_start,
-        workdir,
-    )
+    outcome = TuningOutcome(
+        best_config=apply_params(model_config, best_params), best_params=best_params,
+        best_value=float(best.value), n_trials=len(trials), n_pruned=n_pruned,
+        n_complete=len(complete), n_failed=n_failed, study_summary=study_summary(study),
+        report=FoldReport(), study_name=study_name, metric=metric.name, direction=direction,
+        study=study, extra={"n_trials_this_worker": n_mine, "best_trial": best.number},
+    )  # fmt: skip
+    outcome.report = _report(outcome, tuning, time.perf_counter() - t_start, workdir)
     logger.info(
         "%s: best %s=%.4f with %s (%d trials, %d pruned)",
-        study_name,
-        metric.name,
-        best.value,
-        best_params,
-        len(trials),
-        n_pruned,
-    )
-    return TuningOutcome(
-        best_config=best_config, best_params=best_params, best_value=float(best.value),
-        n_trials=len(trials), n_pruned=n_pruned, n_complete=len(complete), n_failed=n_failed,
-        study_summary=summary, report=report, study_name=study_name, metric=metric.name,
-        direction=direction, study=study,
-        extra={"n_trials_this_worker": n_mine, "best_trial": best.number},
+        study_name, metric.name, best.value, best_params, len(trials), n_pruned,
     )  # fmt: skip
+    return outcome
 
 
-def _report(
-    summary,
-    best,
-    best_params,
-    metric,
-    direction,
-    tuning,
-    study_name,
-    n_pruned,
-    n_failed,
-    n_complete,
-    n_trials,
-    n_mine,
-    seconds,
-    workdir,
-) -> FoldReport:
-    params: dict[str, Any] = {f"tuning.best.{k}": v for k, v in best_params.items()}
+def _report(outcome: TuningOutcome, tuning: TuningConfig, seconds: float, workdir) -> FoldReport:
+    """What the fold run records of its study: ``tuning.best.<path>`` params, counts,
+    and the study summary CSV (written under ``workdir``)."""
+    params: dict[str, Any] = {f"tuning.best.{k}": v for k, v in outcome.best_params.items()}
     params.update({
-        "tuning.metric": metric.name, "tuning.direction": direction, "tuning.sampler": tuning.sampler,
-        "tuning.pruner": tuning.pruner, "tuning.n_trials": tuning.n_trials,
-        "tuning.inner_cv": tuning.inner_cv, "tuning.study_name": study_name,
-        "tuning.storage": redact_url(tuning.storage),
+        "tuning.metric": outcome.metric, "tuning.direction": outcome.direction,
+        "tuning.sampler": tuning.sampler, "tuning.pruner": tuning.pruner,
+        "tuning.n_trials": tuning.n_trials, "tuning.inner_cv": tuning.inner_cv,
+        "tuning.study_name": outcome.study_name, "tuning.storage": redact_url(tuning.storage),
     })  # fmt: skip
     metrics = {
-        "tuning.best_value": float(best.value),
-        "tuning.n_trials": float(n_trials),
-        "tuning.n_complete": float(n_complete),
-        "tuning.n_pruned": float(n_pruned),
-        "tuning.n_failed": float(n_failed),
-        "tuning.n_trials_this_worker": float(n_mine),
+        "tuning.best_value": outcome.best_value,
+        "tuning.n_trials": float(outcome.n_trials),
+        "tuning.n_complete": float(outcome.n_complete),
+        "tuning.n_pruned": float(outcome.n_pruned),
+        "tuning.n_failed": float(outcome.n_failed),
+        "tuning.n_trials_this_worker": float(outcome.extra["n_trials_this_worker"]),
         "tuning.seconds": float(seconds),
     }
     artifacts: list[tuple[str, Path]] = []
@@ -391,13 +346,13 @@ def _report(
         path = Path(workdir) / "tuning" / "study_summary.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".csv.tmp")
-        summary.to_csv(tmp, index=False)
+        outcome.study_summary.to_csv(tmp, index=False)
         tmp.replace(path)
         artifacts.append(("tuning", path))
     return FoldReport(
         params=params,
         metrics=metrics,
-        tags={"tuning.best_trial": str(best.number)},
+        tags={"tuning.best_trial": str(outcome.extra["best_trial"])},
         artifacts=artifacts,
     )
 
