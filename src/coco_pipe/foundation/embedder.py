@@ -21,6 +21,7 @@ Examples
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
 import logging
 import threading
@@ -226,19 +227,25 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             if bb is not None:
                 _MEMO.move_to_end(key)
                 return bb
-        bb = build_backbone(
-            self.model_key,
-            backend=self.backend,
-            weights=self.weights,
-            revision=self.revision,
-            pooling=self.pooling,
-            model_kwargs=self.model_kwargs,
-            sfreq=self.sfreq,
-            ch_names=self._ch_names(),
-            n_channels=n_channels,
-            n_times=n_times,
-            trust_remote_code=self.trust_remote_code,
-        )
+        import torch
+
+        # a random-init backbone is drawn from a seed of its identity, so that every process
+        # (every executor backend) builds the same one
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(hashlib.sha256(repr(key).encode()).hexdigest()[:8], 16))
+            bb = build_backbone(
+                self.model_key,
+                backend=self.backend,
+                weights=self.weights,
+                revision=self.revision,
+                pooling=self.pooling,
+                model_kwargs=self.model_kwargs,
+                sfreq=self.sfreq,
+                ch_names=self._ch_names(),
+                n_channels=n_channels,
+                n_times=n_times,
+                trust_remote_code=self.trust_remote_code,
+            )
         with _MEMO_LOCK:
             _MEMO[key] = bb
             while len(_MEMO) > _MEMO_MAX:
