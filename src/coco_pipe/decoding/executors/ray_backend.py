@@ -55,14 +55,19 @@ class RayExecutor:
         if not ray.is_initialized():
             kwargs: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False}
             if self.execution.ray_address is None:
-                # the driver's import path, so workers import the same code (and test modules)
-                path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
-                kwargs["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
+                kwargs["runtime_env"] = self.local_runtime_env()
             else:
                 kwargs["address"] = self.execution.ray_address
             ray.init(**kwargs)
             self._started = True
         return ray.put
+
+    @staticmethod
+    def local_runtime_env() -> dict[str, Any]:
+        """The runtime environment of a local cluster: the driver's import path, so that
+        workers import the very code the driver runs."""
+        path = os.pathsep.join(p for p in sys.path if p and os.path.isdir(p))
+        return {"env_vars": {"PYTHONPATH": path}}
 
     def slots(self) -> int:
         """Folds that fit in the cluster at once (CPUs and GPUs per fold)."""
