@@ -146,21 +146,23 @@ class FoldDriver:
         return [self.outcomes[t.key] for t in tasks]
 
     def stop(self, executor: Executor, model_status: str) -> None:
-        """After an interruption: the fold runs in flight become KILLED, the unfinished
-        model runs ``model_status``."""
-        for job in {j.run_id: j for j in [*executor.abort(), *self.running.values()]}.values():
-            if (job.task.model, job.task.fold) in self.outcomes:
-                continue
-            self._quietly(self._kill_if_running, job.run_id)
+        """After an interruption: the fold runs still RUNNING (in flight, or created just
+        before the stop) become KILLED, the unfinished model runs ``model_status``."""
+        executor.abort()
         self.running.clear()
         for model, run_id in self.model_runs.items():
+            self._quietly(self._kill_running_children, run_id)
             if model not in self.finished_models:
                 self._quietly(self.tracker.end, run_id, model_status)
 
-    def _kill_if_running(self, run_id: str) -> None:
-        """KILLED, unless the fold ended itself (a fold that raised is FAILED already)."""
-        if self.tracker.client.get_run(run_id).info.status == "RUNNING":
-            self.tracker.end(run_id, "KILLED")
+    def _kill_running_children(self, run_id: str) -> None:
+        """KILLED for the fold runs of a model run that are still RUNNING (a fold that
+        raised is FAILED already, a finished one FINISHED)."""
+        client = self.tracker.client
+        exp = client.get_run(run_id).info.experiment_id
+        flt = f"tags.`mlflow.parentRunId` = '{run_id}' and attributes.status = 'RUNNING'"
+        for run in client.search_runs([exp], filter_string=flt, max_results=1000):
+            self.tracker.end(run.info.run_id, "KILLED")
 
     @staticmethod
     def _quietly(fn, *args: Any) -> None:
