@@ -5,6 +5,8 @@ Examples
 .. code-block:: bash
 
     coco-pipe run projects/quickstart/config.yaml
+    coco-pipe run projects/quickstart/config.yaml --backend joblib --n-jobs 2 --resume
+    coco-pipe sync coco-pipe-spool
     coco-pipe results RUN_ID --format csv --output results/
     coco-pipe models
     coco-pipe cache info
@@ -112,12 +114,61 @@ def cmd_run(args) -> int:
         cfg = cfg.model_copy(update={"tracking": cfg.tracking.model_copy(update={"tracking_uri": args.tracking_uri})})
     if args.quiet:
         cfg = cfg.model_copy(update={"verbose": False})
+    cfg = apply_execution_flags(cfg, args)
     X, y, meta, extra = load_data(cfg)
-    result = Experiment(cfg).run(X, y, sample_metadata=meta, **extra)
+    resume = _resume_value(args.resume)
+    result = Experiment(cfg).run(X, y, sample_metadata=meta, resume=resume, **extra)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(result.summary().to_string(index=False))
     print(f"parent run: {result.run_id}")
     print(f"tracking uri: {result.tracking_uri}")
+    return exit_status(result)
+
+
+def _resume_value(value: str | None) -> bool | str:
+    """``--resume`` alone (or true/false from MLproject) or ``--resume RUN_ID``."""
+    if value is None or str(value).strip().lower() in {"", "0", "false", "no", "off"}:
+        return False
+    return True if str(value).strip().lower() in {"1", "true", "yes", "on"} else str(value)
+
+
+def apply_execution_flags(cfg, args):
+    """``--backend``, ``--n-jobs`` and ``--ray-address`` override ``execution``."""
+    update = {k: v for k, v in (("backend", args.backend), ("n_jobs", args.n_jobs),
+                                ("ray_address", args.ray_address)) if v is not None}  # fmt: skip
+    if not update:
+        return cfg
+    execution = cfg.execution.model_validate({**cfg.execution.model_dump(), **update})
+    return cfg.model_copy(update={"execution": execution})
+
+
+def exit_status(result) -> int:
+    """1 (and the models named on stderr) when a model has no successful fold, else 0."""
+    failed = result.models_without_success()
+    if not failed:
+        return 0
+    print(f"coco-pipe: error: no fold of model(s) {', '.join(failed)} succeeded; their errors:",
+          file=sys.stderr)  # fmt: skip
+    folds = result.failed_folds()
+    for _, row in folds[folds.Model.isin(failed)].iterrows():
+        print(f"  {row.Model} fold {row.Fold}: {row.Failure or row.Status}", file=sys.stderr)
+    return 1
+
+
+def cmd_sync(args) -> int:
+    """Replay the spool's records into their tracking stores."""
+    from .tracking import Tracker
+    from .tracking.spool import Spool, read_record
+
+    spool = Spool(args.spool)
+    pending = spool.pending()
+    if not pending:
+        print(f"nothing to replay in {spool.root}")
+        return 0
+    uris = sorted({args.tracking_uri or read_record(p)["tracking_uri"] for p in pending})
+    for uri in uris:
+        sent = spool.replay(Tracker(uri, timeout_s=args.timeout))
+        print(f"replayed {len(sent)} run(s) into {uri}")
     return 0
 
 
@@ -193,8 +244,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="Experiment config YAML (e.g. projects/quickstart/config.yaml).")
     p.add_argument("--smoke", nargs="?", const="true", default="false", help="Shrink for a quick check.")
     p.add_argument("--tracking-uri", default=None, help="Override tracking.tracking_uri.")
-    p.add_argument("--quiet", action="store_true", help="No progress bars.")
+    p.add_argument("--quiet", action="store_true", help="No progress bars or fold lines.")
+    p.add_argument("--resume", nargs="?", const="true", default=None, metavar="RUN_ID",
+                   help="Continue the most recent unfinished run of this config and data (or the "
+                   "parent run RUN_ID): finished folds are reused, the others run again.")  # fmt: skip
+    p.add_argument("--backend", choices=["sequential", "joblib", "ray"], default=None,
+                   help="Override execution.backend (e.g. --backend joblib --n-jobs 2).")  # fmt: skip
+    p.add_argument("--n-jobs", type=int, default=None, help="Override execution.n_jobs.")
+    p.add_argument("--ray-address", default=None,
+                   help="Override execution.ray_address ('auto', 'ray://host:10001').")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sync", help="Replay spooled fold results into the tracking store.")
+    p.add_argument("spool", nargs="?", default=None,
+                   help="Spool folder (default: $COCO_PIPE_SPOOL_DIR, else ./coco-pipe-spool).")
+    p.add_argument("--tracking-uri", default=None,
+                   help="Send to this store instead of the one each record names.")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="Seconds to wait for a tracking server that does not answer.")
+    p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("results", help="Write an experiment's tables (from the tracking store).")
     p.add_argument("run_id", help="Parent run id.")
