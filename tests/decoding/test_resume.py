@@ -19,7 +19,12 @@ import pandas as pd
 import pytest
 
 from coco_pipe import Experiment
-from coco_pipe.decoding.configs import ClassicalModelConfig, CVConfig, ExperimentConfig, TrackingConfig
+from coco_pipe.decoding.configs import (
+    ClassicalModelConfig,
+    CVConfig,
+    ExperimentConfig,
+    TrackingConfig,
+)
 from coco_pipe.decoding.resume import ResumeMismatchError
 
 SCRIPT = Path(__file__).parent / "experiment_script.py"

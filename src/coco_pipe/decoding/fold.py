@@ -17,7 +17,6 @@ folders for debugging; each kept path is logged (INFO).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -35,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 
 from ..data import EpochsData
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
@@ -136,10 +135,11 @@ def stage_parent_artifacts(files: list[tuple[str, str, bytes]], staging: Path) -
 
 
 def seed_globals(seed: int) -> None:
-    """Seed the global random generators (Python's, NumPy's and torch's) at the start of a
-    fold, so that what an estimator draws from them (a random-init backbone, a shuffle)
+    """Seed the global random generators (Python's, NumPy's and, when imported, torch's) at
+    the start of a fold, so that what an estimator draws from them (a shuffle, an init)
     depends on the fold alone, not on which folds ran before it in the same process: the
-    scores of a fold are the same on every backend.
+    scores of a fold are the same on every backend. (coco-pipe's own torch models seed
+    themselves: a random-init backbone from its identity, a fine-tuned one from its seed.)
 
     Examples
     --------
@@ -149,9 +149,8 @@ def seed_globals(seed: int) -> None:
     """
     random.seed(seed)
     np.random.seed(seed % (2**32))
-    if "torch" in sys.modules or importlib.util.find_spec("torch") is not None:
-        import torch
-
+    torch = sys.modules.get("torch")  # never imported for this (seconds in a fresh worker)
+    if torch is not None:
         torch.manual_seed(seed)
 
 

@@ -121,7 +121,11 @@ def single_class_groups(data: EpochsData) -> dict[str, Any]:
         return {}
     frame = pd.DataFrame({"g": data.groups, "y": data.y})
     counts = frame.groupby("g", sort=True)["y"].agg(["nunique", "first"])
-    return {str(g): row["first"] for g, row in counts.iterrows() if row["nunique"] == 1}
+    return {str(g): _plain(row["first"]) for g, row in counts.iterrows() if row["nunique"] == 1}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def warn_single_class_groups(cfg: ExperimentConfig, data: EpochsData) -> None:

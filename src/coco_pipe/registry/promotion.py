@@ -14,9 +14,9 @@ PROMOTABLE_TYPES = ("adapter", "checkpoints")
 
 
 def _fold_runs(store: RunStore, run_id: str, model: str) -> list:
-    runs = [r for r in store.children(run_id, role="fold") if r.data.tags.get(MODEL_TAG) == model]
+    runs = [r for r in store.fold_runs(run_id) if r.data.tags.get(MODEL_TAG) == model]
     if not runs:
-        known = sorted({r.data.tags.get(MODEL_TAG) for r in store.children(run_id, role="fold")})
+        known = sorted({r.data.tags.get(MODEL_TAG) for r in store.fold_runs(run_id)})
         raise ValueError(f"model {model!r} has no fold runs under run {run_id}; models: {known}")
     return runs
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .client import TrackingUnavailableError
 
+
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc`` says the tracking server could not be reached or did not answer."""
     if isinstance(exc, TrackingUnavailableError | ConnectionError | TimeoutError):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import mlflow
 import pandas as pd
+from cases import killer_config, run_mixed, scores_table
 
 from coco_pipe import Experiment
-
-from conftest import killer_config, run_mixed, scores_table
 
 
 def test_two_workers_give_the_sequential_scores(small_epochs, tracking_uri, sequential_scores):

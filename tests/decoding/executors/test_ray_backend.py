@@ -7,12 +7,11 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 import pytest
+from cases import killer_config, run_mixed, scores_table
 
 from coco_pipe import Experiment
 from coco_pipe.decoding.configs import ExecutionConfig
 from coco_pipe.decoding.executors.ray_backend import RayExecutor
-
-from conftest import killer_config, run_mixed, scores_table
 
 ray = pytest.importorskip("ray")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -158,10 +159,7 @@ def execute_with_threads(job: FoldJob, threads: int) -> FoldOutcome:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=threads):
-        try:
-            import torch
-        except ImportError:  # pragma: no cover - torch is optional
-            torch = None
+        torch = sys.modules.get("torch")  # imported by the job's estimators, if they use it
         if torch is not None:
             torch.set_num_threads(threads)
         return execute(job)
