@@ -12,11 +12,7 @@ from sklearn.pipeline import Pipeline
 from coco_pipe.data import DataInfo
 from coco_pipe.decoding.configs import FoundationEmbeddingModelConfig
 from coco_pipe.foundation import backbones
-from coco_pipe.foundation.embedder import (
-    FORWARD_COUNTER,
-    BackboneEmbedder,
-    clear_backbone_memo,
-)
+from coco_pipe.foundation.embedder import BackboneEmbedder, clear_backbone_memo
 from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 NAMES = (
@@ -99,27 +95,28 @@ def test_clones_reuse_one_built_backbone(monkeypatch):
     assert len(calls) == 2
 
 
-def test_forward_counter_and_cache_forward_each_window_once(tmp_path):
+def test_cache_forwards_each_window_once(tmp_path, forward_counter):
     X, y = _data(8)
     emb = _embedder("cbramod", cache_embeddings=True, cache_dir=str(tmp_path / "cache"))
     Z1 = emb.fit_transform(X[:5], y[:5])
-    fp = emb.fingerprint_
-    assert FORWARD_COUNTER[fp] == 5
+    module = emb.backbone_.module
+    assert forward_counter.of(module) == 5
     report = emb.tracking_report(tmp_path)
     assert report.metrics == {"cache.hits": 0.0, "cache.misses": 5.0}
     fold2 = clone(emb)
     Z2 = fold2.fit_transform(X, y)  # 5 cached + 3 new
-    assert FORWARD_COUNTER[fp] == 8
+    assert fold2.backbone_.module is module  # the clone shares the memoised backbone
+    assert forward_counter.of(module) == 8
     np.testing.assert_array_equal(Z2[:5], Z1)
     assert fold2.tracking_report(tmp_path).metrics == {"cache.hits": 5.0, "cache.misses": 3.0}
     assert fold2.tracking_report(tmp_path).parent_metrics["cache.hits"] == 5.0
     # without the cache every transform forwards again
     plain = _embedder("cbramod")
     plain.fit(X, y)
-    before = FORWARD_COUNTER[plain.fingerprint_]
+    before = forward_counter.of(plain.backbone_.module)
     plain.transform(X)
     plain.transform(X)
-    assert FORWARD_COUNTER[plain.fingerprint_] - before == 16
+    assert forward_counter.of(plain.backbone_.module) - before == 16
 
 
 def test_tracking_report_names_adaptation_and_weights(tmp_path):
@@ -169,14 +166,14 @@ def test_in_a_pipeline_with_a_classical_head():
     ],
 )  # fmt: skip
 def test_check_data_info_raises_clear_errors_before_fitting(monkeypatch, params, info, match):
-    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    monkeypatch.setattr(backbones, "build_model", lambda *a, **k: pytest.fail("model built"))
     emb = _embedder(**{"sfreq": None, **params})
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         emb.check_data_info(_info(**info))
 
 
 def test_check_data_info_accepts_good_input_without_building(monkeypatch):
-    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    monkeypatch.setattr(backbones, "build_model", lambda *a, **k: pytest.fail("model built"))
     emb = _embedder(sfreq=None)
     emb.check_data_info(_info())
     assert getattr(emb, "_backbone", None) is None  # checked without building anything

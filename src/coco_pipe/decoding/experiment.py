@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from ..data import EpochsData, data_fingerprint, validate_inputs
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
+from ..tracking.report import write_deferred_artifacts
 from .builders import build_estimator, check_data_info, fit_estimator, iter_steps
 from .configs import ExperimentConfig
 from .metrics import resolve_metrics, score_all
@@ -203,7 +204,6 @@ class Experiment:
         cfg = self.config
         outcomes: list[_FoldOutcome] = []
         parent_report = FoldReport()
-        self._cache_used: set[tuple[str, str]] = set()
         total = len(models) * len(splits)
         pairs = [(m, k) for m in models for k in range(len(splits))]
         for name, k in _progress(pairs, total, "folds", cfg.verbose):
@@ -222,9 +222,8 @@ class Experiment:
                 tuner,
             )
             outcomes.append(outcome)
-            if "backbone.cache_root" in report.params:
-                self._cache_used.add((report.params["backbone.cache_root"], report.params["backbone.fingerprint"]))
             parent_report.parent_artifacts.extend(report.parent_artifacts)
+            parent_report.deferred_parent_artifacts.extend(report.deferred_parent_artifacts)
             for key, val in report.parent_metrics.items():
                 parent_report.parent_metrics[key] = parent_report.parent_metrics.get(key, 0.0) + val
         return outcomes, parent_report
@@ -378,7 +377,11 @@ class Experiment:
             for (artifact_type, _), path in seen.items():
                 if Path(path).exists():
                     tracker.log_artifact(parent, path, artifact_type)
-            self._log_cache(tracker, parent, data, tmp)
+            max_bytes = cfg.tracking.log_embeddings_max_mb * 1e6
+            for artifact_type, path in write_deferred_artifacts(
+                parent_report.deferred_parent_artifacts, tmp, max_capped_bytes=max_bytes
+            ):
+                tracker.log_artifact(parent, path, artifact_type)
             # significance: pairwise tests and permutation test
             try:
                 self._log_statistics(tracker, parent, data, splits, models, scores, metrics, tmp)
@@ -389,31 +392,6 @@ class Experiment:
                     self._log_plots(tracker, parent, outcomes, scores, metrics, tmp)
                 except ImportError:
                     logger.debug("plotting module not available")
-
-    def _log_cache(self, tracker, parent, data, tmp):
-        """Cache manifest (fingerprints, counts, bytes) and, below the configured size, the
-        embeddings this experiment used, so a run can be re-analysed from the store alone."""
-        used = getattr(self, "_cache_used", set())
-        if not used:
-            return
-        import json
-
-        from ..foundation.cache import EmbeddingCache, window_digests
-
-        digests = window_digests(data.X)
-        limit = self.config.tracking.log_embeddings_max_mb * 1e6
-        manifests = {}
-        for root, fp in sorted(used):
-            cache = EmbeddingCache(root)
-            manifests[fp] = cache.manifest([fp])
-            dig, emb = cache.export(fp, digests)
-            if limit and 0 < emb.nbytes <= limit:
-                path = tmp / f"embeddings_{fp[:16]}.npz"
-                np.savez_compressed(path, digests=dig, embeddings=emb)
-                tracker.log_artifact(parent, path, "cache")
-        path = tmp / "cache_manifest.json"
-        path.write_text(json.dumps(manifests, indent=2, default=str))
-        tracker.log_artifact(parent, path, "cache")
 
     def _log_statistics(self, tracker, parent, data, splits, models, scores, metrics, tmp):
         from .stats import pairwise_comparisons
