@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -201,6 +201,12 @@ class FoundationBackboneModule(nn.Module):
         return toks.flatten(1)
 
 
+def rebuild_braindecode_module(backbone: Backbone) -> FoundationBackboneModule:
+    """A freshly initialised module of ``backbone``'s architecture (braindecode backend)."""
+    model = build_model(backbone.spec, backbone.plan, dict(backbone.model_kwargs or {}))
+    return FoundationBackboneModule(model, backbone.spec, backbone.plan, backbone.pooling)
+
+
 def probe_emb_dim(module: nn.Module, plan: Any, spec: FoundationModelSpec) -> int:
     """Put ``module`` in eval mode, forward one zero window and return the embedding width.
 
@@ -264,6 +270,15 @@ class Backbone:
     fingerprint : str
         sha256 over model key, weights digest, plan, pooling, dtype, model kwargs and
         torch / braindecode versions (the embedding-cache key with the window bytes).
+    model_kwargs : dict or None
+        Architecture arguments the module was built with.
+    rebuild : callable or None
+        ``rebuild(backbone) -> module``: a freshly initialised module of the same
+        architecture (a module-level function, pickled by reference). With it, a
+        backbone pickles as its facts and the module's state dict, and is rebuilt on
+        unpickling, so braindecode modules that do not pickle themselves (dynamically
+        built ``Interpolated*`` classes, lambdas) travel to other processes. None: the
+        module is pickled as it is.
     """
 
     module: nn.Module
@@ -275,6 +290,24 @@ class Backbone:
     pooling: str
     fingerprint: str
     model_kwargs: dict[str, Any] | None = None
+    rebuild: Callable[[Backbone], nn.Module] | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self.rebuild is not None:
+            module = state.pop("module")
+            state["module_state"] = {k: v.detach().cpu() for k, v in module.state_dict().items()}
+            state["module_training"] = module.training
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        tensors = state.pop("module_state", None)
+        training = state.pop("module_training", False)
+        self.__dict__.update(state)
+        if tensors is not None:
+            module = self.rebuild(self)
+            module.load_state_dict(tensors, strict=True)
+            self.module = module.train(training)
 
     def fingerprint_info(self) -> dict[str, Any]:
         """What the fingerprint hashes (JSON-able)."""
@@ -297,4 +330,5 @@ __all__ = [
     "make_plan",
     "model_class",
     "probe_emb_dim",
+    "rebuild_braindecode_module",
 ]

@@ -39,6 +39,7 @@ from .architecture import (
     get_spec,
     make_plan,
     probe_emb_dim,
+    rebuild_braindecode_module,
 )
 from .models import get_model
 from .weights import load_weights_into, resolve_weights
@@ -139,6 +140,7 @@ def build_backbone(
         pooling=pooling,
         fingerprint=fingerprint(info),
         model_kwargs=model_kwargs,
+        rebuild=rebuild_braindecode_module,
     )
 
 

@@ -12,8 +12,8 @@ Examples
 --------
 >>> normalize_channel_name("EEG Fp1-REF")
 'FP1'
->>> montage_position("T3")[0]
-'T7'
+>>> match_channel("T3", {"T7": 0})
+0
 """
 
 from __future__ import annotations

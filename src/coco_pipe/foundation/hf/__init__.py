@@ -11,7 +11,7 @@ Every backbone of :data:`~coco_pipe.foundation.specs.ESTIMATOR_SPECS` has a
 transformers form that works offline: :class:`CocoPipeEEGConfig` /
 :class:`CocoPipeEEGModel` (``model_type="coco_pipe_eeg"``, registered with the Auto
 classes) wrap the braindecode architecture, built exactly as the braindecode backend
-builds it (``backbones._build_model`` and ``FoundationBackboneModule``), and return
+builds it (``architecture.build_model`` and ``FoundationBackboneModule``), and return
 pooled features ``(batch, emb_dim)``. ``save_pretrained`` writes ``config.json`` +
 ``model.safetensors``; :func:`export_to_hf` turns a braindecode backbone into such a
 folder.

@@ -42,7 +42,7 @@ from ..weights import (
 )
 from .config import MODEL_TYPE, CocoPipeEEGConfig, config_for
 from .export import atomic_save, file_digest
-from .model import new_model
+from .model import CocoPipeEEGModel, new_model
 from .options import bnb_config, progress_bars, resolve_dtype
 from .sources import HFWeightsSource, Resolved, resolve_checkpoint
 
@@ -348,7 +348,17 @@ def build_hf_backbone(
         pooling=pooling,
         fingerprint=fingerprint(info),
         model_kwargs=kwargs_used,
+        # full-precision float32 modules are rebuilt on unpickling; others pickle as they are
+        rebuild=rebuild_module if bnb is None and dtype == torch.float32 else None,
     )
+
+
+def rebuild_module(backbone: Backbone) -> CocoPipeEEGModel:
+    """A freshly initialised :class:`CocoPipeEEGModel` of ``backbone``'s architecture."""
+    config = config_for(
+        backbone.spec, backbone.plan, dict(backbone.model_kwargs or {}), backbone.pooling
+    )
+    return new_model(config)
 
 
 __all__ = ["build_hf_backbone"]

@@ -40,7 +40,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-    from ..adaptation import AdaptationPlan
+#: An :class:`~coco_pipe.foundation.adaptation.AdaptationPlan` (or the config-backed plan of
+#: the hugging_face backend): ``ch_names``, ``positions``, ``n_channels``, ``n_times``,
+#: ``sfreq``, ``positions_source`` and ``chs_info()``. Not imported here: the model modules
+#: sit below the adaptation code.
+Plan = Any
 
 #: ``train_mode`` values every model supports today.
 ALL_TRAIN_MODES: tuple[str, ...] = ("frozen", "full", "lora", "qlora")
@@ -209,14 +213,14 @@ class FoundationModel:
         ``channel_mode="positions"``; None (default): MNE's ``standard_1005``."""
         return None
 
-    def check_plan(self, plan: AdaptationPlan, weights: str) -> None:
+    def check_plan(self, plan: Plan, weights: str) -> None:
         """Warn about a plan that works but may not match pretraining (default: nothing).
 
         Called once per built backbone, after the weights are resolved.
         """
 
     # ------------------------------------------------------------------ building
-    def constructor_kwargs(self, plan: AdaptationPlan) -> dict[str, Any]:
+    def constructor_kwargs(self, plan: Plan) -> dict[str, Any]:
         """Signal arguments of the braindecode constructor beyond ``n_times``, ``sfreq``
         and ``n_outputs`` (default: ``n_chans``); user ``model_kwargs`` come on top."""
         return {"n_chans": plan.n_channels}
@@ -227,7 +231,7 @@ class FoundationModel:
         offline."""
         yield
 
-    def register_buffers(self, module: nn.Module, plan: AdaptationPlan) -> None:
+    def register_buffers(self, module: nn.Module, plan: Plan) -> None:
         """Add the non-persistent buffers :meth:`features` reads to ``module`` (a
         ``FoundationBackboneModule``); default: ``channel_positions`` when
         :attr:`positions_buffer` is set."""

@@ -139,6 +139,7 @@ def load_weights_into(
     Examples
     --------
     >>> import torch, tempfile, os
+    >>> from coco_pipe.foundation.weights import resolve_weights, save_pretrained
     >>> d = save_pretrained(torch.nn.Linear(3, 2), os.path.join(tempfile.mkdtemp(), "ckpt"))
     >>> m = torch.nn.Linear(3, 2)
     >>> load_weights_into(m, resolve_weights(str(d))) == state_dict_digest(d / "model.safetensors")

@@ -2,10 +2,12 @@
 
 Examples
 --------
->>> import torch, tempfile, os
->>> d = save_pretrained(torch.nn.Linear(3, 2), os.path.join(tempfile.mkdtemp(), "ckpt"))
->>> sorted(p.name for p in d.iterdir())
-['config.json', 'model.safetensors']
+>>> import tempfile
+>>> from pathlib import Path
+>>> target = Path(tempfile.mkdtemp()) / "folder"
+>>> _ = replace_directory_atomically(target, lambda tmp: (tmp / "a.txt").write_text("x"))
+>>> sorted(p.name for p in target.iterdir())
+['a.txt']
 """
 
 from __future__ import annotations
