@@ -250,9 +250,9 @@ class FakeReveModel(PreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
         from braindecode.models import REVE
-        from coco_pipe.foundation.backbones import _offline_reve
+        from coco_pipe.foundation.models.reve import offline_construction
 
-        with _offline_reve():
+        with offline_construction():
             self.reve = REVE(n_outputs=1, n_chans=4, n_times=800, sfreq=200.0, embed_dim=config.embed_dim,
                              depth=config.depth, heads=config.heads, head_dim=config.head_dim)
         self.post_init()
@@ -312,7 +312,7 @@ def test_missing_remote_code_checkpoint_gives_the_clear_error_before_any_compute
     def no_build(*args, **kwargs):
         raise AssertionError("a model was built before the missing checkpoint was reported")
 
-    monkeypatch.setattr(hf, "_build_model", no_build)
+    monkeypatch.setattr(hf.model, "build_model", no_build)
     with pytest.raises(hf.HFCheckpointNotAvailableError) as err:
         hf.build_hf_backbone(
             "reve", weights="brain-bzh/reve-base", trust_remote_code=True, **_data_kwargs()
@@ -331,7 +331,7 @@ def test_bad_options_are_refused_before_any_compute(monkeypatch):
     def no_build(*args, **kwargs):
         raise AssertionError("built before the bad option was reported")
 
-    monkeypatch.setattr(hf, "_build_model", no_build)
+    monkeypatch.setattr(hf.model, "build_model", no_build)
     with pytest.raises(ValueError, match="only 4-bit"):
         hf.build_hf_backbone("cbramod", weights="random", quantization={"enabled": True, "load_in_4bit": False},
                              **_data_kwargs())  # fmt: skip

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..data import data_fingerprint
 from ..tracking import FoldReport, Tracker
+from ..tracking.report import write_deferred_artifacts
 from .builders import build_estimator, check_data_info
 from .configs import ExperimentConfig
 from .fold import FoldOutcome, FoldTask, run_fold
@@ -150,7 +150,6 @@ class Experiment:
         cfg = self.config
         outcomes: list[FoldOutcome] = []
         parent_report = FoldReport()
-        self._cache_used: set[tuple[str, str]] = set()
         total = len(models) * len(splits)
         pairs = [(m, k) for m in models for k in range(len(splits))]
         for name, k in _progress(pairs, total, "folds", cfg.verbose):
@@ -158,8 +157,7 @@ class Experiment:
             task = FoldTask(name, models[name], prototypes[name], k, train, test)
             outcome, report = run_fold(cfg, tracker, parent, data, task, metrics, tuner, staging)
             outcomes.append(outcome)
-            if "backbone.cache_root" in report.params:
-                self._cache_used.add((report.params["backbone.cache_root"], report.params["backbone.fingerprint"]))
+            parent_report.deferred_parent_artifacts.extend(report.deferred_parent_artifacts)
             for key, val in report.parent_metrics.items():
                 parent_report.parent_metrics[key] = parent_report.parent_metrics.get(key, 0.0) + val
         return outcomes, parent_report
@@ -175,33 +173,13 @@ class Experiment:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             log_staged_artifacts(tracker, parent, staging)
-            self._log_cache(tracker, parent, data, tmp)
+            max_bytes = cfg.tracking.log_embeddings_max_mb * 1e6
+            for artifact_type, path in write_deferred_artifacts(
+                parent_report.deferred_parent_artifacts, tmp, max_capped_bytes=max_bytes
+            ):
+                tracker.log_artifact(parent, path, artifact_type)
             # significance: pairwise tests and permutation test
             log_statistics(tracker, parent, cfg, data, splits, models, scores, metrics)
             if cfg.tracking.log_plots:
                 log_plots(tracker, parent, cfg, outcomes, scores, metrics, tmp)
 
-    def _log_cache(self, tracker, parent, data, tmp):
-        """Cache manifest (fingerprints, counts, bytes) and, below the configured size, the
-        embeddings this experiment used, so a run can be re-analysed from the store alone."""
-        used = getattr(self, "_cache_used", set())
-        if not used:
-            return
-        import json
-
-        from ..foundation.cache import EmbeddingCache, window_digests
-
-        digests = window_digests(data.X)
-        limit = self.config.tracking.log_embeddings_max_mb * 1e6
-        manifests = {}
-        for root, fp in sorted(used):
-            cache = EmbeddingCache(root)
-            manifests[fp] = cache.manifest([fp])
-            dig, emb = cache.export(fp, digests)
-            if limit and 0 < emb.nbytes <= limit:
-                path = tmp / f"embeddings_{fp[:16]}.npz"
-                np.savez_compressed(path, digests=dig, embeddings=emb)
-                tracker.log_artifact(parent, path, "cache")
-        path = tmp / "cache_manifest.json"
-        path.write_text(json.dumps(manifests, indent=2, default=str))
-        tracker.log_artifact(parent, path, "cache")
