@@ -17,6 +17,9 @@ Modules (registry names in :data:`BASELINES`, read by :mod:`coco_pipe.decoding.r
   (:class:`BandPowerLinear`), ``BandPower_Ridge`` (:class:`BandPowerRidge`, regression);
 - :mod:`.csp`: ``CSP_LDA`` (:class:`CSPLDA`), ``FBCSP`` (:class:`FilterBankCSP`);
 - :mod:`.riemann`: ``TangentSpace_LR`` (:class:`TangentSpaceLR`);
+- :mod:`.ssvep_tangent_space`: ``FilterBankTS_LR`` (:class:`FilterBankTangentSpaceLR`);
+- :mod:`.ssvep_cca`: ``SSVEP_CCA`` (:class:`SSVEPCCA`);
+- :mod:`.erp`: ``XdawnTS_LR`` (:class:`XdawnTangentSpaceLR`);
 - :mod:`.table`: :data:`BASELINES`.
 
 Sampling frequency: the baselines that filter need ``sfreq``. Its default ``None``
@@ -37,8 +40,11 @@ Examples
 
 from .band_power import DEFAULT_POWER_BANDS, BandPower, BandPowerLinear, BandPowerRidge
 from .csp import CSPLDA, DEFAULT_FBCSP_BANDS, FilterBankCSP
+from .erp import XdawnTangentSpaceLR
 from .filters import BandPassFilter, FilterBankSignal
 from .riemann import TangentSpaceLR
+from .ssvep_cca import SSVEPCCA
+from .ssvep_tangent_space import FilterBankTangentSpaceLR
 from .table import BASELINES
 
 __all__ = [
@@ -53,4 +59,7 @@ __all__ = [
     "FilterBankCSP",
     "BandPowerLinear",
     "BandPowerRidge",
+    "FilterBankTangentSpaceLR",
+    "SSVEPCCA",
+    "XdawnTangentSpaceLR",
 ]

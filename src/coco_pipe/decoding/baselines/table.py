@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from .band_power import BandPowerLinear, BandPowerRidge
 from .csp import CSPLDA, FilterBankCSP
+from .erp import XdawnTangentSpaceLR
 from .riemann import TangentSpaceLR
+from .ssvep_cca import SSVEPCCA
+from .ssvep_tangent_space import FilterBankTangentSpaceLR
 
 __all__ = ["BASELINES"]
 
@@ -21,4 +24,12 @@ BASELINES: tuple[tuple[str, type, tuple[str, ...], str], ...] = (
      "Welch log band power per channel, standardised, logistic regression."),
     ("BandPower_Ridge", BandPowerRidge, ("regression",),
      "Welch log band power per channel, standardised, ridge regression."),
+    ("FilterBankTS_LR", FilterBankTangentSpaceLR, ("classification",),
+     "SSVEP: band-pass per stimulus band, covariance of the stacked signal, tangent "
+     "space, logistic regression (MOABB's SSVEP_TS+LR)."),
+    ("SSVEP_CCA", SSVEPCCA, ("classification",),
+     "SSVEP: canonical correlation with sine/cosine references at each stimulus "
+     "frequency and its harmonics (MOABB's SSVEP_CCA)."),
+    ("XdawnTS_LR", XdawnTangentSpaceLR, ("classification",),
+     "ERP: xDAWN covariances, Riemannian tangent space, logistic regression."),
 )  # fmt: skip
