@@ -71,3 +71,42 @@ def test_every_param_is_addressable_from_the_config(name, params):
 def test_unknown_param_is_rejected_with_a_hint(name, typo, hint):
     with pytest.raises(ValueError, match=f"did you mean {hint}"):
         ClassicalModelConfig(estimator=name, params={typo: 4})
+
+
+def test_ssvep_and_erp_baselines_run_by_name_in_an_experiment(ssvep_data, tracking_uri):
+    """Through the config: sfreq comes from the data, check_data_info runs before any
+    fold, the scores land in the summary."""
+    import pandas as pd
+    from baseline_data import SSVEP_BANDS, SSVEP_FREQS, SSVEP_SFREQ, chance_bound
+
+    from coco_pipe.decoding import Experiment
+    from coco_pipe.decoding.configs import CVConfig, ExperimentConfig, TrackingConfig
+
+    X, y, subject = ssvep_data
+    models = {
+        "fb_ts": ClassicalModelConfig(estimator="FilterBankTS_LR", params={"bands": SSVEP_BANDS}),
+        "cca": ClassicalModelConfig(estimator="SSVEP_CCA", params={"freqs": SSVEP_FREQS}),
+        "xdawn": ClassicalModelConfig(estimator="XdawnTS_LR", params={"nfilter": 2}),
+    }
+
+    def config(**models):
+        return ExperimentConfig(
+            task="classification",
+            models=models,
+            cv=CVConfig(strategy="stratified", n_splits=3),
+            tracking=TrackingConfig(tracking_uri=tracking_uri, experiment_name="ssvep"),
+            verbose=False,
+            on_error="raise",
+        )
+
+    meta = pd.DataFrame({"Subject": subject})
+    summary = Experiment(config(**models)).run(X, y, meta, sfreq=SSVEP_SFREQ).summary()
+    score = summary[summary.Metric == "balanced_accuracy"].set_index("Model")["Mean"]
+    for model in ["fb_ts", "cca"]:
+        # each fold tests len(y) / 3 windows; guessing stays below this with p < 1e-4
+        assert score[model] > chance_bound(len(y) // 3, 4), (model, score)
+    assert "xdawn" in score.index
+    # the same windows said to be sampled at 100 Hz: CCA's top harmonic (63 Hz) is above
+    # Nyquist, refused before any fold runs
+    with pytest.raises(ValueError, match="harmonic 3 of 21 Hz is 63 Hz.*Nyquist=50"):
+        Experiment(config(cca=models["cca"])).run(X, y, meta, sfreq=100.0)

@@ -229,7 +229,8 @@ class SSVEPCCA(ClassifierMixin, BaseEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The class with the highest score per window."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)  # NotFittedError before touching classes_
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def predict_proba(self, X) -> np.ndarray:
         """Scores normalised to sum to one per window (as MOABB's ``SSVEP_CCA``): relative
