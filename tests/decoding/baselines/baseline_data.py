@@ -90,6 +90,11 @@ def within_subject_predictions(make_estimator, X, y, subject, n_splits=4):
     return pred
 
 
+def within_subject_accuracy(make_estimator, X, y, subject, n_splits=4) -> float:
+    """Accuracy of :func:`within_subject_predictions` over all windows."""
+    return float(np.mean(within_subject_predictions(make_estimator, X, y, subject, n_splits) == y))
+
+
 def grouped_cv(name, X, y, groups, sfreq=MI_SFREQ, **params):
     """Subject-grouped 4-fold balanced accuracy of a registered baseline."""
     from sklearn.model_selection import GroupKFold, cross_val_score

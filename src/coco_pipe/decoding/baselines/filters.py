@@ -46,12 +46,11 @@ def check_padding(padding: Any, ar_order: Any, owner: str) -> None:
         raise ValueError(f"{owner}: ar_order must be a positive integer; got {ar_order!r}")
 
 
-def _butter_sos(l_freq, h_freq, sfreq: float, order: Any, owner: str) -> np.ndarray | None:
-    """Second-order sections of a Butterworth band-, low- or high-pass (``None``: no filter)."""
+def _butter_sos(l_freq, h_freq, sfreq: float, order: Any, owner: str) -> np.ndarray:
+    """Second-order sections of a Butterworth band-, low- or high-pass (one edge may be
+    ``None``, not both)."""
     from scipy.signal import butter
 
-    if l_freq is None and h_freq is None:
-        return None
     lo, hi = check_band(l_freq, h_freq, sfreq, owner, "(l_freq, h_freq)")
     if int(order) < 1:
         raise ValueError(f"{owner}: order must be a positive integer; got {order!r}")
@@ -130,7 +129,31 @@ def _zero_phase(sos_list: list[np.ndarray], X: np.ndarray, padding: str, ar_orde
     return [sosfiltfilt(sos, extended, axis=-1)[..., inner] for sos in sos_list]
 
 
-class BandPassFilter(TransformerMixin, BaseEstimator):
+class _ZeroPhaseFilter(TransformerMixin, BaseEstimator):
+    """Shared surface of the stateless filters: ``_sos_list(carried)`` gives the filters
+    for the sampling rate ``X`` carries (validating the parameters); ``fit`` only checks."""
+
+    def _sos_list(self, carried: float | None) -> list[np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def fit(self, X, y=None):
+        """Validate the parameters against ``X``; learns nothing. Returns ``self``."""
+        X, carried = read_epochs(X)
+        self._sos_list(carried)
+        self.n_channels_ = X.shape[1]
+        return self
+
+    def _filtered(self, X) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The windows of ``X`` and their copies through each filter."""
+        X, carried = read_epochs(X)
+        sos_list = self._sos_list(carried)
+        return X, _zero_phase(sos_list, X, self.padding, int(self.ar_order)) if sos_list else []
+
+    def __sklearn_tags__(self):
+        return epochs_tags(super().__sklearn_tags__(), requires_fit=False)
+
+
+class BandPassFilter(_ZeroPhaseFilter):
     """Zero-phase Butterworth band-pass of each window (stateless).
 
     Parameters
@@ -180,34 +203,21 @@ class BandPassFilter(TransformerMixin, BaseEstimator):
         self.padding = padding
         self.ar_order = ar_order
 
-    def _sos(self, carried: float | None) -> np.ndarray | None:
+    def _sos_list(self, carried: float | None) -> list[np.ndarray]:
         owner = type(self).__name__
         check_padding(self.padding, self.ar_order, owner)
         if self.l_freq is None and self.h_freq is None:
-            return None
+            return []
         sfreq = check_sfreq(resolve_sfreq(self.sfreq, carried, owner), owner)
-        return _butter_sos(self.l_freq, self.h_freq, sfreq, self.order, owner)
-
-    def fit(self, X, y=None):
-        """Validate the parameters against ``X``; learns nothing. Returns ``self``."""
-        X, carried = read_epochs(X)
-        self._sos(carried)
-        self.n_channels_ = X.shape[1]
-        return self
+        return [_butter_sos(self.l_freq, self.h_freq, sfreq, self.order, owner)]
 
     def transform(self, X):
         """Each window band-passed, shape unchanged (float64)."""
-        X, carried = read_epochs(X)
-        sos = self._sos(carried)
-        if sos is None:
-            return X
-        return _zero_phase([sos], X, self.padding, int(self.ar_order))[0]
-
-    def __sklearn_tags__(self):
-        return epochs_tags(super().__sklearn_tags__(), requires_fit=False)
+        X, filtered = self._filtered(X)
+        return filtered[0] if filtered else X
 
 
-class FilterBankSignal(TransformerMixin, BaseEstimator):
+class FilterBankSignal(_ZeroPhaseFilter):
     """Each window band-passed in every band, stacked along channels (stateless).
 
     ``(n, n_channels, n_times) -> (n, n_bands * n_channels, n_times)``, band-major:
@@ -258,21 +268,9 @@ class FilterBankSignal(TransformerMixin, BaseEstimator):
         bands = check_bands(self.bands, sfreq, owner)
         return [_butter_sos(lo, hi, sfreq, self.order, owner) for lo, hi in bands]
 
-    def fit(self, X, y=None):
-        """Validate the parameters against ``X``; learns nothing. Returns ``self``."""
-        X, carried = read_epochs(X)
-        self._sos_list(carried)
-        self.n_channels_ = X.shape[1]
-        return self
-
     def transform(self, X):
         """The extended signal, shape (n_windows, n_bands * n_channels, n_times)."""
-        X, carried = read_epochs(X)
-        filtered = _zero_phase(self._sos_list(carried), X, self.padding, int(self.ar_order))
-        return np.concatenate(filtered, axis=1)
-
-    def __sklearn_tags__(self):
-        return epochs_tags(super().__sklearn_tags__(), requires_fit=False)
+        return np.concatenate(self._filtered(X)[1], axis=1)
 
 
 def bandpass_steps(est: Any, sfreq: float | None) -> list[tuple[str, BandPassFilter]]:
