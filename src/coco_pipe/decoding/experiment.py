@@ -191,7 +191,7 @@ class Experiment:
 
         from ..foundation.cache import EmbeddingCache, window_digests
 
-        digests = window_digests(data.X)
+        digests = np.concatenate([window_digests(b) for _, b in data.windows().batches()])
         limit = self.config.tracking.log_embeddings_max_mb * 1e6
         manifests = {}
         for root, fp in sorted(used):
