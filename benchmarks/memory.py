@@ -61,24 +61,29 @@ def labels(n: int) -> np.ndarray:
 
 
 def write_windows(path: Path, n: int, n_times: int, seed: int = 0) -> None:
-    """``n`` float64 windows (class 1: channel C3 x1.5) written chunk by chunk."""
+    """``n`` float64 windows (class 1: channel C3 x1.5) written chunk by chunk with plain
+    file writes: this process never maps the file, so the children it forks do not start
+    with its pages in their resident set (that would be counted as theirs)."""
     shape = (n, len(CH_NAMES), n_times)
     if path.exists():
-        mm = np.load(path, mmap_mode="r")
-        if mm.shape == shape and mm.dtype == np.float64:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = (np.lib.format.read_array_header_1_0(f) if version == (1, 0)
+                      else np.lib.format.read_array_header_2_0(f))  # fmt: skip
+        if header == (shape, False, np.dtype(np.float64)):
             return
-        del mm
     tmp = path.with_suffix(".tmp.npy")
-    out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float64, shape=shape)
     y = labels(n)
     step = 4096
-    for start in range(0, n, step):
-        rng = np.random.default_rng([seed, start])
-        block = rng.standard_normal((min(step, n - start), *shape[1:])) * 1e-5
-        block[y[start : start + len(block)] == 1, 4] *= 1.5
-        out[start : start + len(block)] = block
-        out.flush()
-    del out
+    with open(tmp, "wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f8", "fortran_order": False, "shape": shape}
+        )
+        for start in range(0, n, step):
+            rng = np.random.default_rng([seed, start])
+            block = rng.standard_normal((min(step, n - start), *shape[1:])) * 1e-5
+            block[y[start : start + len(block)] == 1, 4] *= 1.5
+            f.write(block.astype("<f8", copy=False).tobytes())
     os.replace(tmp, path)
 
 
