@@ -28,10 +28,11 @@ from sklearn.base import BaseEstimator, clone
 
 from ..data import EpochsData
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
-from .builders import build_estimator, fit_estimator
+from .builders import build_estimator
 from .configs import ExperimentConfig, TuningConfig
 from .metrics import Metric, score_all
-from .protocol import collect_reports, predict_scores, scoring_split
+from .protocol import collect_reports, predict_scores
+from .streaming import fit_streamed, scoring_split_streamed
 from .tuning import tune_model
 
 logger = logging.getLogger(__name__)
@@ -228,12 +229,12 @@ def _fit_score_log(cfg, tracker, run_id, data, task, metrics, tuner, workdir, do
     else:
         est = clone(task.prototype)
     groups = data.groups[train] if data.groups is not None else None
-    fit_estimator(est, data.X[train], data.y[train], groups)
+    fit_streamed(est, data.windows(train), data.y[train], groups)  # read a chunk at a time
     fit_seconds = time.perf_counter() - t0
     done.report = report = done.report.merge(collect_reports(est, workdir))
     if report.failed:
         raise ControlledFailure(report.failure_reason or "estimator reported a failed fit")
-    scorer, X_test = scoring_split(est, data.X[test])
+    scorer, X_test = scoring_split_streamed(est, data.windows(test))
     y_pred = scorer.predict(X_test)
     y_score = predict_scores(scorer, X_test) if cfg.task == "classification" else None
     classes = getattr(scorer, "classes_", None) if cfg.task == "classification" else None
