@@ -118,7 +118,7 @@ def as_windows(X: Any) -> Windows:
         return Windows(
             X.get_data(copy=False), float(X.info["sfreq"]), tuple(X.ch_names)
         )
-    if isinstance(X, list | tuple) and X and all(_is_epochs(e) for e in X):
+    if isinstance(X, list | tuple) and X and all(is_epochs(e) for e in X):
         # scikit-learn's CV indexes an Epochs into a list of one-epoch Epochs
         parts = [as_windows(e) for e in X]
         if {(p.sfreq, p.ch_names) for p in parts} != {(parts[0].sfreq, parts[0].ch_names)}:
