@@ -22,7 +22,7 @@ from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
 from .builders import build_estimator, check_data_info, fit_estimator, iter_steps
 from .configs import ExperimentConfig
 from .metrics import resolve_metrics, score_all
-from .splits import make_splits
+from .splits import fitting_view, fold_tags, make_splits
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +247,7 @@ class Experiment:
                 "n_test": len(test),
                 "test_groups": ",".join(groups_test),
                 "coco_pipe.model_kind": mcfg.kind,
+                **fold_tags(cfg.cv, data, test),
             },
         )
         workdir = Path(tempfile.mkdtemp(prefix=f"coco-pipe-{name}-{k}-"))
@@ -255,6 +256,7 @@ class Experiment:
         preds = None
         failed = False
         t0 = time.perf_counter()
+        fit_data = fitting_view(cfg.cv, data)
         try:
             fold_cfg = mcfg
             if tuner is not None and name in tuner.search_space:
@@ -264,7 +266,7 @@ class Experiment:
                     name,
                     mcfg,
                     tuner.search_space[name],
-                    data=data,
+                    data=fit_data,
                     train_idx=train,
                     tuning=tuner,
                     metrics=metrics,
@@ -286,7 +288,7 @@ class Experiment:
                 est,
                 data.X[train],
                 data.y[train],
-                data.groups[train] if data.groups is not None else None,
+                fit_data.groups[train] if fit_data.groups is not None else None,
             )
             fit_seconds = time.perf_counter() - t0
             for step in iter_steps(est):
