@@ -1,26 +1,29 @@
 """coco-pipe: decode EEG/MEG with foundation-model backbones and classical estimators,
-inside honest cross-validation, tracked in MLflow."""
+inside honest cross-validation, tracked in MLflow.
+
+Names are resolved on first use (``lazy_loader``, as MNE and scikit-image do), so
+``import coco_pipe`` and ``coco-pipe --help`` stay fast and importing one layer never
+runs the code of the layers above it.
+
+Examples
+--------
+>>> import coco_pipe
+>>> coco_pipe.list_foundation_models()["Model"].tolist()[:2]
+['bendr', 'biot']
+"""
 
 from __future__ import annotations
 
+import lazy_loader as lazy
+
 __version__ = "0.1.0"
 
-from .decoding import Experiment, ExperimentConfig, ExperimentResult
-
-
-def list_foundation_models():
-    """The supported foundation models as a DataFrame (one row per ESTIMATOR_SPECS entry)."""
-    from .foundation.listing import list_foundation_models as _list
-
-    return _list()
-
-
-def load_promoted(model_uri: str, tracking_uri: str | None = None):
-    """Load a promoted adapter/checkpoint (``models:/NAME@alias``) as a ready NeuralDecoder."""
-    from .registry import load_promoted as _load
-
-    return _load(model_uri, tracking_uri=tracking_uri)
-
-
-__all__ = ["Experiment", "ExperimentConfig", "ExperimentResult", "list_foundation_models",
-           "load_promoted", "__version__"]
+__getattr__, __dir__, _names = lazy.attach(
+    __name__,
+    submod_attrs={
+        "decoding": ["Experiment", "ExperimentConfig", "ExperimentResult"],
+        "foundation.listing": ["list_foundation_models"],
+        "registry": ["load_promoted"],
+    },
+)
+__all__ = [*_names, "__version__"]

@@ -102,7 +102,61 @@ def as_windows(X: Any) -> Windows:
         return Windows(
             X.get_data(copy=False), float(X.info["sfreq"]), tuple(X.ch_names)
         )
+    if isinstance(X, list | tuple) and X and all(_is_epochs(e) for e in X):
+        # scikit-learn's CV indexes an Epochs into a list of one-epoch Epochs
+        parts = [as_windows(e) for e in X]
+        if {(p.sfreq, p.ch_names) for p in parts} != {(parts[0].sfreq, parts[0].ch_names)}:
+            raise ValueError(
+                "X is a list of mne.Epochs with different sfreq or channel names; give Epochs "
+                "recorded alike (or one Epochs object)"
+            )
+        return Windows(np.concatenate([p.X for p in parts]), parts[0].sfreq, parts[0].ch_names)
     return Windows(np.asarray(X))
+
+
+#: Windows checked per chunk: validation never builds a full-size temporary.
+CHUNK_BYTES = 64 * 2**20
+
+
+def window_chunks(n_windows: int, window_bytes: int) -> range:
+    """Start indices of chunks of about :data:`CHUNK_BYTES` over ``n_windows`` windows."""
+    step = max(1, CHUNK_BYTES // max(1, window_bytes))
+    return range(0, n_windows, step)
+
+
+def non_finite_windows(X: np.ndarray) -> np.ndarray:
+    """Indices of the windows of ``X`` holding NaN or Inf, checked chunk by chunk.
+
+    Examples
+    --------
+    >>> X = np.zeros((3, 2, 4)); X[1, 0, 2] = np.nan
+    >>> non_finite_windows(X).tolist()
+    [1]
+    """
+    if len(X) == 0:
+        return np.empty(0, dtype=np.int64)
+    window_bytes = X[0].nbytes
+    starts = window_chunks(len(X), window_bytes)
+    step = starts.step
+    bad = []
+    for start in starts:
+        chunk = np.asarray(X[start : start + step])
+        finite = np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1)
+        if not finite.all():
+            bad.append(start + np.flatnonzero(~finite))
+    return np.concatenate(bad) if bad else np.empty(0, dtype=np.int64)
+
+
+def _label_kind(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    if isinstance(value, (float, np.floating)):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return type(value).__name__
 
 
 def validate_inputs(
@@ -161,13 +215,17 @@ def validate_inputs(
             f"X must be 3-D (n_windows, n_channels, n_times) or 2-D (n_samples, n_features); "
             f"got ndim={X.ndim} with shape {X.shape}"
         )
-    if not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    if np.iscomplexobj(X):
+        raise ValueError(
+            f"X is complex-valued (dtype {X.dtype}); expected real-valued windows. Pass the part "
+            "you mean to decode explicitly, e.g. np.abs(X) for an amplitude or X.real"
+        )
+    if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
+        raise ValueError(f"X must be real numbers (float or int), got dtype {X.dtype}")
     if X.dtype != np.float32:
         X = X.astype(np.float32)
-    finite = np.isfinite(X)
-    if not finite.all():
-        bad = np.unique(np.nonzero(~finite)[0])
+    bad = non_finite_windows(X)
+    if len(bad):
         raise ValueError(
             f"X contains NaN or Inf in {len(bad)} window(s) (first indices: {bad[:5].tolist()}); "
             "expected finite values"
@@ -176,6 +234,15 @@ def validate_inputs(
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D (n_windows,), got shape {y.shape}")
+    if y.dtype == object:
+        kinds = sorted({_label_kind(v) for v in y})
+        if len(kinds) > 1:
+            raise ValueError(
+                f"y mixes label types ({', '.join(kinds)}); expected one type for all targets, "
+                "e.g. all strings (y.astype(str)) or all integers"
+            )
+    if np.iscomplexobj(y):
+        raise ValueError(f"y is complex-valued (dtype {y.dtype}); expected real targets or labels")
     if len(y) != len(X):
         raise ValueError(f"X has {len(X)} windows but y has {len(y)} targets; they must match")
     if task == "classification":
@@ -224,6 +291,14 @@ def validate_inputs(
     if X.ndim == 3:
         if ch_names is not None and len(ch_names) != X.shape[1]:
             raise ValueError(f"ch_names has {len(ch_names)} names but X has {X.shape[1]} channels")
+        if ch_names is not None:
+            counts = pd.Series([str(c) for c in ch_names]).value_counts()
+            dup = counts[counts > 1]
+            if len(dup):
+                raise ValueError(
+                    f"ch_names has duplicated names {dup.index.tolist()}; expected one name per "
+                    "channel (rename or drop the duplicates, e.g. mne's rename_channels)"
+                )
         if sfreq is not None and not (sfreq > 0):
             raise ValueError(f"sfreq must be positive, got {sfreq}")
 

@@ -12,14 +12,17 @@ from .client import (
     PARENT_TAG,
     ROLE_TAG,
     Tracker,
+    TrackingAuthError,
     TrackingUnavailableError,
     check_reachable,
+    check_safe_name,
     resolve_tracking_uri,
 )
 from .report import FoldReport
 from .store import RunStore
 
 __all__ = [
-    "Tracker", "RunStore", "FoldReport", "TrackingUnavailableError", "check_reachable",
+    "Tracker", "RunStore", "FoldReport", "TrackingUnavailableError", "TrackingAuthError",
+    "check_safe_name", "check_reachable",
     "resolve_tracking_uri", "DEFAULT_TRACKING_URI", "ROLE_TAG", "MODEL_TAG", "FOLD_TAG", "PARENT_TAG",
 ]

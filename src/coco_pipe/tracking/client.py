@@ -12,6 +12,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,98 @@ PARENT_TAG = "mlflow.parentRunId"
 
 class TrackingUnavailableError(ConnectionError):
     """The tracking server named by a URI cannot be reached."""
+
+
+class TrackingAuthError(PermissionError):
+    """The tracking server refused the credentials (HTTP 401) or the permission (HTTP 403)."""
+
+
+def auth_error(exc: BaseException, uri: str) -> TrackingAuthError | None:
+    """A :class:`TrackingAuthError` naming the fix when ``exc`` is MLflow's answer to a
+    request the server refused with HTTP 401 / 403, else None."""
+    from mlflow.exceptions import MlflowException, RestException
+
+    status = None
+    if isinstance(exc, RestException | MlflowException):
+        status = exc.get_http_status_code()
+    text = str(exc)
+    if status not in (401, 403):
+        if "error code 401" in text or "not authenticated" in text.lower():
+            status = 401
+        elif "error code 403" in text or "permission denied" in text.lower():
+            status = 403
+        else:
+            return None
+    if status == 401:
+        return TrackingAuthError(
+            f"the tracking server {uri} refused the credentials (HTTP 401, not authenticated): set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to a user of that server"
+        )
+    return TrackingAuthError(
+        f"the tracking server {uri} denied this user access (HTTP 403, permission denied): ask its "
+        "admin for permission on the experiment, or set MLFLOW_TRACKING_USERNAME / "
+        "MLFLOW_TRACKING_PASSWORD to a user who has it"
+    )
+
+
+def check_safe_name(name: str, field: str) -> str:
+    """Refuse an experiment or run name that could leave the artifact root (``..``, an
+    absolute path, a backslash or a control character); ``a/b`` nesting is allowed.
+
+    Examples
+    --------
+    >>> check_safe_name("mi-study/cbramod", "tracking.experiment_name")
+    'mi-study/cbramod'
+    """
+    text = str(name)
+    parts = text.replace("\\", "/").split("/")
+    bad = (
+        not text.strip()
+        or text.startswith(("/", "~"))
+        or "\\" in text
+        or any(p in ("..", ".") for p in parts)
+        or any(ord(c) < 32 for c in text)
+        or (len(text) > 1 and text[1] == ":")
+    )
+    if bad:
+        raise ValueError(
+            f"{field}={text!r} is not a safe name: it must not be empty, start with '/' or '~', "
+            "contain '..' or '.' path parts, backslashes, drive letters or control characters "
+            "(artifacts are stored under a folder named after it); e.g. 'mi-study' or 'team/mi-study'"
+        )
+    return text
+
+
+def ensure_sqlite_store(uri: str) -> None:
+    """Create the SQLite store of ``uri`` if it does not exist, so that a kill at any moment
+    leaves either no store or a complete one.
+
+    MLflow creates and migrates a new SQLite file in place, which takes seconds; a process
+    killed meanwhile used to leave a store that neither MLflow nor ``mlflow db upgrade``
+    could open again. Here the store is created and migrated under a file lock in a
+    temporary file next to it, then renamed into place (an atomic step).
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri[len("sqlite:///"):])
+    if path.exists():
+        return
+    from filelock import FileLock
+
+    with FileLock(str(path) + ".lock"):
+        if path.exists():
+            return
+        for stale in path.parent.glob(f".{path.name}.*.creating"):
+            stale.unlink(missing_ok=True)  # left by a process killed while creating
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.creating")
+        try:
+            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+            store = SqlAlchemyStore(f"sqlite:///{tmp}", str(path.parent / DEFAULT_ARTIFACT_DIR))
+            store.engine.dispose()
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
@@ -74,6 +167,22 @@ def _client(uri: str):
     return MlflowClient(tracking_uri=uri)
 
 
+def open_client(uri: str):
+    """An MlflowClient on ``uri`` that has answered once: unreachable servers, refused
+    credentials and a missing SQLite store are dealt with here, before any work."""
+    check_reachable(uri)
+    ensure_sqlite_store(uri)
+    client = _client(uri)
+    try:
+        client.search_experiments(max_results=1)
+    except Exception as exc:
+        err = auth_error(exc, uri)
+        if err is not None:
+            raise err from None
+        raise
+    return client
+
+
 def _param_value(value: Any) -> str:
     text = "None" if value is None else str(value)
     return text if len(text) <= 6000 else text[:5990] + "...[cut]"
@@ -102,10 +211,9 @@ class Tracker:
     """
 
     def __init__(self, tracking_uri: str | None = None, experiment_name: str = "coco-pipe"):
+        self.experiment_name = check_safe_name(experiment_name, "tracking.experiment_name")
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
-        check_reachable(self.tracking_uri)
-        self.client = _client(self.tracking_uri)
-        self.experiment_name = experiment_name
+        self.client = open_client(self.tracking_uri)
         self._experiment_id: str | None = None
         self._parent_experiments: dict[str, str] = {}
         self.owned_parent = True
@@ -138,6 +246,8 @@ class Tracker:
         ``mlflow.start_run()``) as the parent."""
         import mlflow
 
+        if run_name is not None:
+            check_safe_name(run_name, "tracking.run_name")
         tags = {ROLE_TAG: "experiment", **(tags or {})}
         active = mlflow.active_run()
         run_id = active.info.run_id if active is not None else os.environ.get("MLFLOW_RUN_ID")
@@ -223,6 +333,7 @@ class Tracker:
 
 
 __all__ = [
-    "Tracker", "TrackingUnavailableError", "resolve_tracking_uri", "check_reachable",
+    "Tracker", "TrackingUnavailableError", "TrackingAuthError", "resolve_tracking_uri",
+    "check_reachable", "check_safe_name", "ensure_sqlite_store", "open_client",
     "ROLE_TAG", "MODEL_TAG", "FOLD_TAG", "PARENT_TAG", "DEFAULT_TRACKING_URI",
 ]

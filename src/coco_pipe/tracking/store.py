@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .client import PARENT_TAG, ROLE_TAG, _client, check_reachable, resolve_tracking_uri
+from .client import PARENT_TAG, ROLE_TAG, auth_error, open_client, resolve_tracking_uri
 
 
 class RunStore:
@@ -22,8 +22,7 @@ class RunStore:
 
     def __init__(self, tracking_uri: str | None = None):
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
-        check_reachable(self.tracking_uri)
-        self.client = _client(self.tracking_uri)
+        self.client = open_client(self.tracking_uri)
         self._tmp = tempfile.TemporaryDirectory(prefix="coco-pipe-artifacts-")
 
     def get_run(self, run_id: str):
@@ -31,6 +30,9 @@ class RunStore:
         try:
             return self.client.get_run(run_id)
         except Exception as exc:
+            err = auth_error(exc, self.tracking_uri)
+            if err is not None:
+                raise err from None
             raise LookupError(f"run {run_id!r} not found in tracking store {self.tracking_uri}") from exc
 
     def children(self, parent_id: str, role: str | None = None) -> list:
