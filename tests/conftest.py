@@ -115,3 +115,14 @@ def forward_counter(monkeypatch) -> ForwardCounter:
 
     monkeypatch.setattr(FoundationBackboneModule, "forward", counting)
     return counter
+
+#: Real EEG kept in the repository: two subjects of Kalunga2016 (see its README, CC0).
+KALUNGA_SLICE = Path(__file__).resolve().parent / "data" / "kalunga2016_slice"
+
+
+@pytest.fixture(scope="session")
+def kalunga_slice():
+    """The Kalunga2016 slice as EpochArrays: 2 subjects x 2 runs x 8 trials, volts."""
+    from coco_pipe.datasets.kalunga import load_kalunga2016
+
+    return load_kalunga2016(KALUNGA_SLICE)

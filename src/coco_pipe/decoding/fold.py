@@ -32,6 +32,7 @@ from .builders import build_estimator
 from .configs import ExperimentConfig, TuningConfig
 from .metrics import Metric, score_all
 from .protocol import collect_reports, predict_scores
+from .splits import fitting_view, fold_tags
 from .streaming import fit_streamed, scoring_split_streamed
 from .tuning import tune_model
 
@@ -164,7 +165,7 @@ def run_fold(
         tags={
             ROLE_TAG: "fold", MODEL_TAG: name, FOLD_TAG: k, "n_train": len(train),
             "n_test": len(test), "test_groups": ",".join(groups_test),
-            "coco_pipe.model_kind": task.config.kind,
+            "coco_pipe.model_kind": task.config.kind, **fold_tags(cfg.cv, data, test),
         },
     )  # fmt: skip
     done = _Progress()
@@ -214,10 +215,11 @@ def _fit_score_log(cfg, tracker, run_id, data, task, metrics, tuner, workdir, do
     """The body of a fold: [tune,] fit, report, score, log; fills ``done`` as it goes."""
     name, k, train, test = task.model, task.fold, task.train, task.test
     t0 = time.perf_counter()
+    fit_data = fitting_view(cfg.cv, data)  # no subject groups inside one subject
     fold_cfg = task.config
     if tuner is not None and name in tuner.search_space:
         outcome = tune_model(
-            name, task.config, tuner.search_space[name], data=data, train_idx=train,
+            name, task.config, tuner.search_space[name], data=fit_data, train_idx=train,
             tuning=tuner, metrics=metrics, task=cfg.task, tracker=tracker,
             fold_run_id=run_id, random_state=cfg.random_state + k, info=data.info,
             fold=k, verbose=cfg.verbose, workdir=workdir,
@@ -228,7 +230,7 @@ def _fit_score_log(cfg, tracker, run_id, data, task, metrics, tuner, workdir, do
         t0 = time.perf_counter()  # fit_seconds: the refit only
     else:
         est = clone(task.prototype)
-    groups = data.groups[train] if data.groups is not None else None
+    groups = fit_data.groups[train] if fit_data.groups is not None else None
     fit_streamed(est, data.windows(train), data.y[train], groups)  # read a chunk at a time
     fit_seconds = time.perf_counter() - t0
     done.report = report = done.report.merge(collect_reports(est, workdir))
