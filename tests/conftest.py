@@ -98,3 +98,38 @@ def mi_arrays():
 
     return make_motor_imagery(n_subjects=5, n_epochs_per_class=20, sfreq=250.0, tmax=2.0,
                               random_state=0, return_epochs=False)
+
+
+class ForwardCounter:
+    """Windows forwarded (in inference mode, as ``embed`` runs them) through each backbone
+    module; the build-time probe forward (``no_grad``) is not counted."""
+
+    def __init__(self):
+        self.by_module: dict[int, int] = {}
+
+    def of(self, module) -> int:
+        """Windows forwarded through ``module`` (a ``FoundationBackboneModule``)."""
+        return self.by_module.get(id(module), 0)
+
+    def total(self) -> int:
+        return sum(self.by_module.values())
+
+
+@pytest.fixture
+def forward_counter(monkeypatch) -> ForwardCounter:
+    """Counts the windows every backbone forwards during the test, by wrapping
+    ``FoundationBackboneModule.forward``."""
+    import torch
+
+    from coco_pipe.foundation.architecture import FoundationBackboneModule
+
+    counter = ForwardCounter()
+    real = FoundationBackboneModule.forward
+
+    def counting(self, x):
+        if torch.is_inference_mode_enabled():
+            counter.by_module[id(self)] = counter.by_module.get(id(self), 0) + int(x.shape[0])
+        return real(self, x)
+
+    monkeypatch.setattr(FoundationBackboneModule, "forward", counting)
+    return counter

@@ -153,12 +153,12 @@ def cmd_models(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .foundation import cache
+    from .foundation.cache.commands import cache_info_command, cache_prune_command
 
     if args.cache_command == "info":
-        print(cache.cache_info_command(args.dir))
+        print(cache_info_command(args.dir))
     else:
-        print(cache.cache_prune_command(args.dir, args.fingerprint, args.older_than_days))
+        print(cache_prune_command(args.dir, args.fingerprint, args.older_than_days))
     return 0
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from coco_pipe import Experiment, ExperimentResult
 from coco_pipe.decoding.configs import (
@@ -34,9 +36,10 @@ def _config(tracking_uri, **kw) -> ExperimentConfig:
 
 
 def _all_runs(tracking_uri):
+    """Every run of every experiment in the store at ``tracking_uri``."""
     client = mlflow.tracking.MlflowClient(tracking_uri)
     exps = client.search_experiments()
-    return mlflow.search_runs([e.experiment_id for e in exps], output_format="list") if exps else []
+    return client.search_runs([e.experiment_id for e in exps], max_results=10_000) if exps else []
 
 
 def test_logreg_above_chance_dummy_not(mi_arrays, tracking_uri):
@@ -236,17 +239,98 @@ def test_config_yaml_round_trip(tmp_path):
     assert ExperimentConfig.from_yaml(path) == cfg
 
 
-def test_failed_fold_recorded_others_continue(mi_arrays, tracking_uri):
-    """An estimator that raises in one fold is recorded FAILED; the others go on."""
-    X, y, meta, info = mi_arrays
-    cfg = _config(tracking_uri, on_error="continue",
-                  models={"svc": ClassicalModelConfig(estimator="SVC", params={"C": -1.0})})
+def test_failed_fold_recorded_others_continue(small_epochs, tracking_uri, test_estimators):
+    """Two folds of a model fail (its training partition lacks a subject it needs); they are
+    recorded FAILED with their error, the model's other folds and the other models finish
+    with scores, and the experiment completes."""
+    X, y, meta, _ = small_epochs
+    needs = ["sub-02", "sub-04"]  # group_kfold(5) over 5 subjects: each is tested once
+    cfg = _config(tracking_uri, on_error="continue", models={
+        "flaky": ClassicalModelConfig(estimator="NeedsGroupsLogReg", params={"needs": needs}),
+        "steady": ClassicalModelConfig(estimator="LogPowerLogReg"),
+    })  # fmt: skip
+    res = Experiment(cfg).run(X, y, meta)
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    assert client.get_run(res.run_id).info.status == "FINISHED"
+    folds = res.get_fold_runs()
+    assert len(folds) == 3 * 5  # flaky, steady, chance
+    flaky = folds[folds.Model == "flaky"].set_index("Fold")
+    failed = flaky[flaky.Status == "FAILED"]
+    assert sorted(failed.TestGroups) == needs
+    for _, row in failed.iterrows():
+        missing = row.TestGroups
+        assert row.Failure == f"ValueError: training partition lacks group(s) ['{missing}']"
+        run = client.get_run(row.RunId)
+        assert "balanced_accuracy" not in run.data.metrics
+        arts = [a.path for a in client.list_artifacts(row.RunId, "diagnostics")]
+        assert arts == ["diagnostics/traceback.txt"]
+        text = Path(client.download_artifacts(row.RunId, "diagnostics/traceback.txt")).read_text()
+        assert "training partition lacks group(s)" in text and "Traceback" in text
+    finished = flaky[flaky.Status == "FINISHED"]
+    assert len(finished) == 3 and (finished.Failure == "").all()
+    assert not set(finished.TestGroups) & set(needs)
+    for model in ("steady", "chance"):
+        assert (folds[folds.Model == model].Status == "FINISHED").all()
+    scores = res.get_detailed_scores()
+    ba = scores[scores.Metric == "balanced_accuracy"]
+    assert sorted(ba[ba.Model == "flaky"].Fold) == sorted(finished.index)
+    assert len(ba[ba.Model == "steady"]) == 5 and ba.Value.notna().all()
+    for fold, row in finished.iterrows():
+        value = client.get_run(row.RunId).data.metrics["balanced_accuracy"]
+        assert value == pytest.approx(ba[(ba.Model == "flaky") & (ba.Fold == fold)].Value.item())
+    summary = res.summary()
+    flaky_summary = summary[summary.Model == "flaky"]
+    assert (flaky_summary.Status == "partial").all()
+    assert (flaky_summary.n_failed == 2).all() and (flaky_summary.n_folds == 3).all()
+    assert (summary[summary.Model == "steady"].Status == "ok").all()
+    assert client.get_run(res.run_id).data.metrics["flaky.n_failed_folds"] == 2
+
+
+def test_failed_fold_raises_with_on_error_raise(small_epochs, tracking_uri, test_estimators):
+    X, y, meta, _ = small_epochs
+    cfg = _config(tracking_uri, models={
+        "flaky": ClassicalModelConfig(estimator="NeedsGroupsLogReg", params={"needs": ["sub-03"]}),
+    })  # fmt: skip
+    with pytest.raises(ValueError, match=r"lacks group\(s\) \['sub-03'\]"):
+        Experiment(cfg).run(X, y, meta)
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    runs = _all_runs(tracking_uri)
+    parent = next(r for r in runs if r.data.tags.get("coco_pipe.role") == "experiment")
+    assert client.get_run(parent.info.run_id).info.status == "FAILED"
+    failed = [r for r in runs if r.info.status == "FAILED" and r.data.tags.get("coco_pipe.role") == "fold"]
+    assert [r.data.tags["test_groups"] for r in failed] == ["sub-03"]
+
+
+def test_pipeline_test_windows_transformed_once(small_epochs, tracking_uri, register_estimator):
+    """Whatever its step names, a pipeline's test windows go once through the steps before
+    the last; predict and predict_proba then run on the last step."""
+    from sklearn.base import TransformerMixin
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    calls: list[int] = []
+
+    class CountingLogPower(TransformerMixin, BaseEstimator):
+        def fit(self, X, y=None):
+            return self
+
+        def transform(self, X):
+            calls.append(len(X))
+            return np.log(np.asarray(X, float).var(axis=2))
+
+    register_estimator("PowerPipe", lambda: Pipeline(
+        [("features", CountingLogPower()), ("clf", LogisticRegression(max_iter=500))]))  # fmt: skip
+    X, y, meta, _ = small_epochs
+    cfg = _config(tracking_uri, models={"pipe": ClassicalModelConfig(estimator="PowerPipe")},
+                  chance={"dummy": False})  # fmt: skip
     res = Experiment(cfg).run(X, y, meta)
     folds = res.get_fold_runs()
-    assert (folds[folds.Model == "svc"].Status == "FAILED").all()
-    assert (folds[folds.Model == "chance"].Status == "FINISHED").all()
-    summary = res.summary()
-    assert (summary[summary.Model == "svc"].Status == "failed").all()
+    # per fold: one transform of the training part (in fit_transform), one of the test part
+    folds = folds.sort_values("Fold")
+    assert calls == [n for tr, te in zip(folds.n_train, folds.n_test, strict=True) for n in (tr, te)]
+    preds = res.get_predictions()
+    assert {"proba_0", "proba_1"} <= set(preds.columns)
+    assert res.summary().set_index("Metric").loc["roc_auc", "Mean"] > 0.6
 
 
 def test_baselines_take_sfreq_from_data(mi_arrays):

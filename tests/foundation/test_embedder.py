@@ -12,11 +12,7 @@ from sklearn.pipeline import Pipeline
 from coco_pipe.data import DataInfo
 from coco_pipe.decoding.configs import FoundationEmbeddingModelConfig
 from coco_pipe.foundation import backbones
-from coco_pipe.foundation.embedder import (
-    FORWARD_COUNTER,
-    BackboneEmbedder,
-    clear_backbone_memo,
-)
+from coco_pipe.foundation.embedder import BackboneEmbedder, clear_backbone_memo
 from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 NAMES = (
@@ -99,27 +95,28 @@ def test_clones_reuse_one_built_backbone(monkeypatch):
     assert len(calls) == 2
 
 
-def test_forward_counter_and_cache_forward_each_window_once(tmp_path):
+def test_cache_forwards_each_window_once(tmp_path, forward_counter):
     X, y = _data(8)
     emb = _embedder("cbramod", cache_embeddings=True, cache_dir=str(tmp_path / "cache"))
     Z1 = emb.fit_transform(X[:5], y[:5])
-    fp = emb.fingerprint_
-    assert FORWARD_COUNTER[fp] == 5
+    module = emb.backbone_.module
+    assert forward_counter.of(module) == 5
     report = emb.tracking_report(tmp_path)
     assert report.metrics == {"cache.hits": 0.0, "cache.misses": 5.0}
     fold2 = clone(emb)
     Z2 = fold2.fit_transform(X, y)  # 5 cached + 3 new
-    assert FORWARD_COUNTER[fp] == 8
+    assert fold2.backbone_.module is module  # the clone shares the memoised backbone
+    assert forward_counter.of(module) == 8
     np.testing.assert_array_equal(Z2[:5], Z1)
     assert fold2.tracking_report(tmp_path).metrics == {"cache.hits": 5.0, "cache.misses": 3.0}
     assert fold2.tracking_report(tmp_path).parent_metrics["cache.hits"] == 5.0
     # without the cache every transform forwards again
     plain = _embedder("cbramod")
     plain.fit(X, y)
-    before = FORWARD_COUNTER[plain.fingerprint_]
+    before = forward_counter.of(plain.backbone_.module)
     plain.transform(X)
     plain.transform(X)
-    assert FORWARD_COUNTER[plain.fingerprint_] - before == 16
+    assert forward_counter.of(plain.backbone_.module) - before == 16
 
 
 def test_tracking_report_names_adaptation_and_weights(tmp_path):
@@ -169,14 +166,14 @@ def test_in_a_pipeline_with_a_classical_head():
     ],
 )  # fmt: skip
 def test_check_data_info_raises_clear_errors_before_fitting(monkeypatch, params, info, match):
-    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    monkeypatch.setattr(backbones, "build_model", lambda *a, **k: pytest.fail("model built"))
     emb = _embedder(**{"sfreq": None, **params})
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         emb.check_data_info(_info(**info))
 
 
 def test_check_data_info_accepts_good_input_without_building(monkeypatch):
-    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    monkeypatch.setattr(backbones, "build_model", lambda *a, **k: pytest.fail("model built"))
     emb = _embedder(sfreq=None)
     emb.check_data_info(_info())
     assert getattr(emb, "_backbone", None) is None  # checked without building anything
@@ -214,3 +211,123 @@ def test_sklearn_estimator_checks_that_apply_to_3d_input(check):
     from sklearn.utils import estimator_checks
 
     getattr(estimator_checks, check)("BackboneEmbedder", _embedder("cbramod"))
+
+
+def _state(est) -> dict:
+    return dict(vars(est))
+
+
+def test_transform_leaves_the_estimator_alone_fitted_or_not(tmp_path):
+    X, y = _data()
+    emb = _embedder("cbramod", cache_embeddings=True, cache_dir=str(tmp_path / "cache"))
+    before = _state(emb)
+    Z_unfitted = emb.transform(X)  # stateless: works unfitted (requires_fit=False) ...
+    assert _state(emb) == before and not hasattr(emb, "_backbone")  # ... and sets nothing
+    emb.fit(X, y)
+    fitted = _state(emb)
+    for _ in range(2):
+        Z = emb.transform(X)
+        assert _state(emb).keys() == fitted.keys()
+        assert all(_state(emb)[k] is v for k, v in fitted.items())
+    np.testing.assert_array_equal(Z, Z_unfitted)
+    assert emb.__sklearn_tags__().requires_fit is False
+    # the cache counters of this estimator are still reported (2 fitted transforms + 1 unfitted)
+    assert emb.tracking_report(tmp_path).metrics == {"cache.hits": 12.0, "cache.misses": 6.0}
+    assert clone(emb).tracking_report(tmp_path).metrics == {}
+
+
+def test_unfitted_attributes_raise_not_fitted_error():
+    from sklearn.exceptions import NotFittedError
+
+    emb = _embedder("cbramod")
+    with pytest.raises(NotFittedError):
+        emb.get_feature_names_out()
+    with pytest.raises(NotFittedError):
+        _ = emb.backbone_
+
+
+def _epochs(X, sfreq=250.0):
+    import mne
+
+    info = mne.create_info(list(NAMES), sfreq, ch_types="eeg")
+    return mne.EpochsArray(X, info, verbose="error")
+
+
+def test_mne_epochs_give_sfreq_and_channel_names():
+    X, y = _data(8)
+    epochs = _epochs(X)
+    bare = _embedder("labram", sfreq=None, ch_names=None)
+    Z = bare.fit(epochs).transform(epochs)
+    np.testing.assert_array_equal(Z, _embedder("labram").fit_transform(X))
+    assert bare.backbone_.plan.src_sfreq == 250.0 and bare.backbone_.plan.src_ch_names == NAMES
+    pipe = Pipeline([("embed", clone(bare)), ("head", LogisticRegression(max_iter=200))])
+    pipe.fit(epochs[:6], y[:6])
+    ref = Pipeline([("embed", _embedder("labram")), ("head", LogisticRegression(max_iter=200))])
+    ref.fit(X[:6], y[:6])
+    np.testing.assert_array_equal(pipe.predict_proba(epochs[6:]), ref.predict_proba(X[6:]))
+    # arrays without sfreq or names are refused by a bare embedder, with the clear error
+    with pytest.raises(ValueError, match="sfreq is missing"):
+        clone(bare).fit(X)
+
+
+@pytest.mark.parametrize("key", ["labram", "bendr"])
+def test_fitted_frozen_backbone_pipeline_survives_clone_and_pickle(key):
+    """build_estimator's Pipeline for FrozenBackboneDecoderConfig; LaBraM and BENDR modules do
+    not pickle themselves (a lambda, a dynamically built class): the backbone is rebuilt."""
+    import pickle
+
+    from coco_pipe.decoding.builders import build_estimator
+    from coco_pipe.decoding.configs import ClassicalModelConfig, FrozenBackboneDecoderConfig
+
+    cfg = FrozenBackboneDecoderConfig(
+        backbone=FoundationEmbeddingModelConfig(model_key=key, weights="random", device="cpu",
+                                                model_kwargs=ESTIMATOR_SPECS[key].small_kwargs),
+        head=ClassicalModelConfig(estimator="LogisticRegression", params={"max_iter": 200}),
+    )  # fmt: skip
+    X, y = _data(8)
+    est = build_estimator(cfg, _info(n_samples=8), random_state=0)
+    with pytest.warns(UserWarning, match="RANDOM"):
+        est.fit(X, y)
+    proba = est.predict_proba(X)
+    clear_backbone_memo()  # the copy must not borrow the original's backbone from the memo
+    again = pickle.loads(pickle.dumps(est))
+    assert again[0].backbone_.module is not est[0].backbone_.module
+    assert again[0].backbone_.weights_digest == est[0].backbone_.weights_digest
+    np.testing.assert_array_equal(again.predict_proba(X), proba)
+    twin = clone(est)
+    assert twin.get_params(deep=False).keys() == est.get_params(deep=False).keys()
+    assert not hasattr(twin[0], "_backbone")
+
+
+def test_tracking_report_lists_the_cache_manifest_and_the_embeddings_used(tmp_path):
+    import json
+
+    from coco_pipe.tracking.report import write_deferred_artifacts
+
+    X, y = _data(8)
+    root = str(tmp_path / "cache")
+    fold1 = _embedder("cbramod", cache_embeddings=True, cache_dir=root)
+    fold1.fit_transform(X[:5])
+    fold2 = clone(fold1)
+    fold2.fit_transform(X[3:])
+    reports = [fold1.tracking_report(tmp_path), fold2.tracking_report(tmp_path)]
+    assert reports[1].params["backbone.cache_root"] == root
+    deferred = [a for r in reports for a in r.deferred_parent_artifacts]
+    out = tmp_path / "parent"
+    out.mkdir()
+    written = dict((p.name, (t, p)) for t, p in write_deferred_artifacts(deferred, out, max_capped_bytes=1e9))
+    fp = fold1.fingerprint_
+    assert set(written) == {"cache_manifest.json", f"embeddings_{fp[:16]}.npz"}
+    assert {t for t, _ in written.values()} == {"cache"}
+    manifest = json.loads(written["cache_manifest.json"][1].read_text())
+    assert manifest[fp]["total_entries"] == 8
+    stored = np.load(written[f"embeddings_{fp[:16]}.npz"][1])
+    assert stored["embeddings"].shape == (8, fold1.emb_dim_)  # both folds' windows, once each
+    order = {d: i for i, d in enumerate(stored["digests"])}
+    from coco_pipe.foundation.cache import window_digests
+
+    rows = [order[d] for d in window_digests(X)]
+    np.testing.assert_array_equal(stored["embeddings"][rows], fold2.transform(X))
+    # below the size cap only the manifest is logged
+    small = write_deferred_artifacts(deferred, out, max_capped_bytes=100)
+    assert [p.name for _, p in small] == ["cache_manifest.json"]

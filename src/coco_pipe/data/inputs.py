@@ -102,6 +102,15 @@ def as_windows(X: Any) -> Windows:
         return Windows(
             X.get_data(copy=False), float(X.info["sfreq"]), tuple(X.ch_names)
         )
+    if isinstance(X, list | tuple) and X and all(_is_epochs(e) for e in X):
+        # scikit-learn's CV indexes an Epochs into a list of one-epoch Epochs
+        parts = [as_windows(e) for e in X]
+        if {(p.sfreq, p.ch_names) for p in parts} != {(parts[0].sfreq, parts[0].ch_names)}:
+            raise ValueError(
+                "X is a list of mne.Epochs with different sfreq or channel names; give Epochs "
+                "recorded alike (or one Epochs object)"
+            )
+        return Windows(np.concatenate([p.X for p in parts]), parts[0].sfreq, parts[0].ch_names)
     return Windows(np.asarray(X))
 
 

@@ -39,6 +39,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from .builders import fit_estimator
+from .metrics import METRICS
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -324,8 +327,6 @@ def rank_models(
     missing = [m for m in metrics if m not in present]
     if missing:
         raise ValueError(f"metrics {missing} not in scores_df (metrics present: {present})")
-    from .metrics import METRICS
-
     directions = dict(greater_is_better or {})
     frames = []
     for metric in metrics:
@@ -376,8 +377,6 @@ def _cv_score(
     cv_splits: Sequence[tuple[np.ndarray, np.ndarray]],
     metric_fn: Callable[[np.ndarray, np.ndarray], float],
 ) -> float:
-    from .builders import fit_estimator
-
     fold_scores = []
     for train, test in cv_splits:
         est = estimator_factory()

@@ -3,13 +3,17 @@
 ``fit`` learns nothing from the data or the labels: it only builds (or reuses) the
 backbone for the data's shape, sfreq and channels. ``transform`` adapts each window
 (:mod:`~coco_pipe.foundation.adaptation`), forwards it without
-gradients and returns pooled embeddings ``(n_windows, emb_dim)``. Built backbones are
-memoised per process, so the clones of every fold share one model; with
-``cache_embeddings=True`` each window is forwarded once per backbone fingerprint
+gradients and returns pooled embeddings ``(n_windows, emb_dim)``; it changes nothing on
+the estimator, and works unfitted too (``requires_fit=False``). ``X`` may be an
+``mne.Epochs`` (its sfreq and channel names are used when the embedder's are None).
+Built backbones are memoised per process, so the clones of every fold share one model;
+with ``cache_embeddings=True`` each window is forwarded once per backbone fingerprint
 (:class:`~coco_pipe.foundation.cache.EmbeddingCache`).
 
-:data:`FORWARD_COUNTER` counts the windows actually forwarded through each backbone
-(by fingerprint), so tests can prove how often a backbone ran.
+The cache counters of a fold (``cache.hits`` / ``cache.misses``) and the windows it
+embedded are kept beside the estimator, not on it (a process-wide table keyed by the
+estimator object, dropped with it); :meth:`BackboneEmbedder.tracking_report` reads them
+and lists the cache manifest and the embeddings used as deferred parent artifacts.
 
 Examples
 --------
@@ -24,27 +28,43 @@ import collections
 import json
 import logging
 import threading
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
+from ..data import as_windows
 from ..tracking.report import FoldReport
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..data import DataInfo
     from ..decoding.configs.foundation import FoundationEmbeddingModelConfig
-    from .backbones import Backbone
+    from .architecture import Backbone
+    from .cache import CacheStats
 
 logger = logging.getLogger(__name__)
-
-#: fingerprint -> number of windows forwarded through that backbone in this process.
-FORWARD_COUNTER: collections.Counter = collections.Counter()
 
 _MEMO: collections.OrderedDict[tuple, Backbone] = collections.OrderedDict()
 _MEMO_MAX = 4
 _MEMO_LOCK = threading.Lock()
+
+
+@dataclass
+class _CacheUse:
+    """What the cached transforms of one embedder did: counters, and the windows embedded
+    under each (cache root, fingerprint)."""
+
+    stats: CacheStats | None = None
+    digests: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+
+# estimator -> its _CacheUse; telemetry beside the estimator, never its fitted state
+_CACHE_USE: weakref.WeakKeyDictionary[BackboneEmbedder, _CacheUse] = weakref.WeakKeyDictionary()
+_CACHE_USE_LOCK = threading.Lock()
 
 
 def clear_backbone_memo() -> None:
@@ -160,15 +180,12 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         )
 
     def _spec(self):
-        from .backbones import get_spec
+        from .architecture import get_spec
 
         return get_spec(self.model_key)
 
-    def _ch_names(self) -> tuple[str, ...] | None:
-        return tuple(self.ch_names) if self.ch_names is not None else None
-
     def _check_params(self):
-        from .backbones import check_pooling
+        from .architecture import check_pooling
 
         spec = self._spec()
         if self.backend not in spec.backends:
@@ -180,13 +197,20 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         return spec
 
+    def _signal(self, sfreq: float | None, ch_names) -> tuple[float | None, tuple[str, ...] | None]:
+        """The sfreq and channel names used: the embedder's own, else the data's."""
+        sfreq = self.sfreq if self.sfreq is not None else sfreq
+        names = self.ch_names if self.ch_names is not None else ch_names
+        return sfreq, (tuple(names) if names is not None else None)
+
     def check_data_info(self, info: DataInfo) -> None:
         """Raise the clear input errors for data described by ``info`` (before any fitting).
 
         Checks the model key, backend, pooling, sfreq, channel names, window length
         after resampling and that the weights can be found; builds no model.
         """
-        from .backbones import _weights_api, make_plan
+        from .architecture import make_plan
+        from .weights import resolve_weights
 
         spec = self._check_params()
         if info.ndim != 3:
@@ -194,15 +218,13 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
                 f"{spec.display_name} embeds windows: X must be 3-D (n_windows, n_channels, n_times), "
                 f"got ndim={info.ndim}"
             )
-        sfreq = self.sfreq if self.sfreq is not None else info.sfreq
-        ch_names = self._ch_names() if self.ch_names is not None else info.ch_names
+        sfreq, ch_names = self._signal(info.sfreq, info.ch_names)
         make_plan(
             spec, sfreq=sfreq, ch_names=ch_names, n_channels=info.n_channels, n_times=info.n_times
         )
-        resolve_weights, _, _ = _weights_api()
         resolve_weights(self.weights, spec=spec, revision=self.revision)
 
-    def _memo_key(self, n_channels: int, n_times: int) -> tuple:
+    def _memo_key(self, sfreq, ch_names, n_channels: int, n_times: int) -> tuple:
         return (
             self.model_key,
             self.backend,
@@ -211,16 +233,16 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             self.pooling,
             json.dumps(self.model_kwargs or {}, sort_keys=True, default=repr),
             bool(self.trust_remote_code),
-            None if self.sfreq is None else float(self.sfreq),
-            self._ch_names(),
+            None if sfreq is None else float(sfreq),
+            ch_names,
             int(n_channels),
             int(n_times),
         )
 
-    def _get_backbone(self, n_channels: int, n_times: int) -> Backbone:
+    def _get_backbone(self, sfreq, ch_names, n_channels: int, n_times: int) -> Backbone:
         from .backbones import build_backbone
 
-        key = self._memo_key(n_channels, n_times)
+        key = self._memo_key(sfreq, ch_names, n_channels, n_times)
         with _MEMO_LOCK:
             bb = _MEMO.get(key)
             if bb is not None:
@@ -233,8 +255,8 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             revision=self.revision,
             pooling=self.pooling,
             model_kwargs=self.model_kwargs,
-            sfreq=self.sfreq,
-            ch_names=self._ch_names(),
+            sfreq=sfreq,
+            ch_names=ch_names,
             n_channels=n_channels,
             n_times=n_times,
             trust_remote_code=self.trust_remote_code,
@@ -245,12 +267,29 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
                 _MEMO.popitem(last=False)
         return bb
 
-    @staticmethod
-    def _check_X(X: Any) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 3:
-            raise ValueError(f"X must be 3-D (n_windows, n_channels, n_times), got shape {X.shape}")
-        return X
+    def _windows(self, X: Any) -> tuple[np.ndarray, float | None, tuple[str, ...] | None]:
+        w = as_windows(X)
+        if w.X.ndim != 3:
+            raise ValueError(
+                f"X must be 3-D (n_windows, n_channels, n_times), got shape {w.X.shape}"
+            )
+        sfreq, ch_names = self._signal(w.sfreq, w.ch_names)
+        return w.X, sfreq, ch_names
+
+    def _backbone_for(self, X: np.ndarray, sfreq, ch_names) -> Backbone:
+        """The fitted backbone when it was built for this input (an input without sfreq or
+        channel names takes the fitted ones), else the memoised one for the input."""
+        bb = getattr(self, "_backbone", None)
+        if bb is not None:
+            plan = bb.plan
+            if (
+                (X.shape[1], X.shape[2]) == (plan.src_n_channels, plan.src_n_times)
+                and (sfreq is None or float(sfreq) == plan.src_sfreq)
+                and (ch_names is None or ch_names == plan.src_ch_names)
+            ):
+                return bb
+        self._check_params()
+        return self._get_backbone(sfreq, ch_names, X.shape[1], X.shape[2])
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, X: Any, y: Any = None) -> BackboneEmbedder:
@@ -258,7 +297,7 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_windows, n_channels, n_times), or mne.Epochs
         y : ignored
 
         Returns
@@ -266,8 +305,8 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        X = self._check_X(X)
-        bb = self._get_backbone(X.shape[1], X.shape[2])
+        X, sfreq, ch_names = self._windows(X)
+        bb = self._get_backbone(sfreq, ch_names, X.shape[1], X.shape[2])
         self._backbone = bb
         self.n_channels_in_ = int(X.shape[1])
         self.n_times_in_ = int(X.shape[2])
@@ -278,51 +317,51 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
     def _forward(self, bb: Backbone, windows: np.ndarray) -> np.ndarray:
         from .backbones import embed
 
-        Z = embed(
+        return embed(
             bb, windows, batch_size=self.batch_size, device=self.device, progress=self.progress
         )
-        FORWARD_COUNTER[bb.fingerprint] += len(windows)
-        return Z
 
     def transform(self, X: Any) -> np.ndarray:
-        """Embeddings of X.
+        """Embeddings of X; the estimator is left unchanged (fitted or not).
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_windows, n_channels, n_times), or mne.Epochs
             Windows in volts at ``sfreq``.
 
         Returns
         -------
         ndarray, float32, shape (n_windows, emb_dim)
         """
-        X = self._check_X(X)
-        bb = getattr(self, "_backbone", None)
-        if bb is None or (X.shape[1], X.shape[2]) != (bb.plan.src_n_channels, bb.plan.src_n_times):
-            self._check_params()
-            bb = self._get_backbone(X.shape[1], X.shape[2])
-            self._backbone = bb
+        X, sfreq, ch_names = self._windows(X)
+        bb = self._backbone_for(X, sfreq, ch_names)
         if not self.cache_embeddings:
             return self._forward(bb, X)
-        from .cache import EmbeddingCache
+        from .cache import EmbeddingCache, window_digests
 
         cache = EmbeddingCache(self.cache_dir)
+        digests = window_digests(X)
         Z, stats = cache.get_or_compute(
             X,
             bb.fingerprint,
             lambda missing: self._forward(bb, missing),
             fingerprint_info=bb.fingerprint_info(),
             progress=self.progress,
+            digests=digests,
         )
-        total = getattr(self, "_cache_stats", None)
-        self._cache_stats = stats if total is None else total + stats
+        with _CACHE_USE_LOCK:
+            use = _CACHE_USE.setdefault(self, _CacheUse())
+            use.stats = stats if use.stats is None else use.stats + stats
+            use.digests.setdefault((str(cache.root), bb.fingerprint), set()).update(
+                digests.tolist()
+            )
         return Z
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``emb0 ... emb{D-1}``."""
         n = getattr(self, "emb_dim_", None)
         if n is None:
-            raise ValueError("BackboneEmbedder is not fitted: call fit first")
+            raise NotFittedError("BackboneEmbedder is not fitted: call fit first")
         return np.asarray([f"emb{i}" for i in range(n)], dtype=object)
 
     @property
@@ -330,12 +369,18 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         """The built backbone (after ``fit``)."""
         bb = getattr(self, "_backbone", None)
         if bb is None:
-            raise AttributeError("BackboneEmbedder is not fitted: call fit first")
+            raise NotFittedError("BackboneEmbedder is not fitted: call fit first")
         return bb
 
     # ------------------------------------------------------------------ tracking
     def tracking_report(self, workdir: Path | None = None) -> FoldReport:
-        """Params (``adapt.*``, ``weights.*``, ``backbone.*``), weight tags and cache counters."""
+        """Params (``adapt.*``, ``weights.*``, ``backbone.*``), weight tags and cache counters.
+
+        With the cache: ``cache.hits`` / ``cache.misses`` of the transforms so far (fold
+        metrics, and summed on the parent), and, as deferred parent artifacts, the cache
+        manifest of the fingerprints used and the embeddings of the windows embedded
+        (the latter size-capped).
+        """
         bb = getattr(self, "_backbone", None)
         if bb is None:
             return FoldReport()
@@ -355,16 +400,25 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             }
         )
         tags = dict(w.as_tags()) if hasattr(w, "as_tags") else {}
-        metrics: dict[str, float] = {}
-        parent_metrics: dict[str, float] = {}
-        stats = getattr(self, "_cache_stats", None)
-        if self.cache_embeddings and stats is not None:
-            from .cache import default_cache_dir
+        with _CACHE_USE_LOCK:
+            use = _CACHE_USE.get(self)
+            stats = use.stats if use is not None else None
+            used = {k: frozenset(v) for k, v in use.digests.items()} if use is not None else {}
+        if not self.cache_embeddings or stats is None:
+            return FoldReport(params=params, tags=tags)
+        from .cache import CacheManifest, EmbeddingsExport, default_cache_dir
 
-            metrics = {"cache.hits": float(stats.hits), "cache.misses": float(stats.misses)}
-            parent_metrics = dict(metrics)
-            params["backbone.cache_root"] = str(self.cache_dir or default_cache_dir())
-        return FoldReport(params=params, metrics=metrics, tags=tags, parent_metrics=parent_metrics)
+        params["backbone.cache_root"] = str(self.cache_dir or default_cache_dir())
+        metrics = {"cache.hits": float(stats.hits), "cache.misses": float(stats.misses)}
+        deferred: list[Any] = [CacheManifest(frozenset(used))]
+        deferred += [EmbeddingsExport(root, fp, digests) for (root, fp), digests in used.items()]
+        return FoldReport(
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            parent_metrics=dict(metrics),
+            deferred_parent_artifacts=deferred,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -375,4 +429,4 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
 
-__all__ = ["BackboneEmbedder", "FORWARD_COUNTER", "clear_backbone_memo"]
+__all__ = ["BackboneEmbedder", "clear_backbone_memo"]

@@ -1,5 +1,9 @@
 """PNG plots of an experiment: confusion matrix, per-fold scores, ROC curve, learning curves.
 
+Confusion matrices and ROC curves are drawn by scikit-learn's
+:class:`~sklearn.metrics.ConfusionMatrixDisplay` and :class:`~sklearn.metrics.RocCurveDisplay`
+on our own axes.
+
 Every function draws on its own :class:`matplotlib.figure.Figure` with an Agg canvas
 (no pyplot, no global state: a backend the user chose is left alone and nothing is
 shown), writes a PNG atomically (temporary name, then rename) and returns its path.
@@ -18,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, confusion_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +104,6 @@ def plot_confusion_matrix(
     >>> p.suffix
     '.png'
     """
-    from sklearn.metrics import confusion_matrix
-
     _require_columns(predictions, ["y_true", "y_pred"], "predictions")
     if normalize not in ("true", "pred", "all", None):
         raise ValueError(f"normalize must be 'true', 'pred', 'all' or None; got {normalize!r}")
@@ -110,31 +113,21 @@ def plot_confusion_matrix(
         labels = sorted(set(y_true.tolist()) | set(y_pred.tolist()), key=str)
     labels = list(labels)
     counts = confusion_matrix(y_true, y_pred, labels=labels)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if normalize == "true":
-            values = counts / counts.sum(axis=1, keepdims=True)
-        elif normalize == "pred":
-            values = counts / counts.sum(axis=0, keepdims=True)
-        elif normalize == "all":
-            values = counts / counts.sum()
-        else:
-            values = counts.astype(float)
-    values = np.nan_to_num(values)
+    values = confusion_matrix(y_true, y_pred, labels=labels, normalize=normalize)
     n = len(labels)
     size = max(3.5, 1.0 + 0.7 * n)
     fig = _new_figure(size + 1.0, size)
     ax = fig.add_subplot()
     vmax = 1.0 if normalize else max(1.0, float(values.max()))
-    im = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=vmax)
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    for i in range(n):
-        for j in range(n):
-            text = f"{values[i, j]:.2f}\n({counts[i, j]})" if normalize else f"{counts[i, j]}"
-            color = "white" if values[i, j] > 0.6 * vmax else "black"
-            ax.text(j, i, text, ha="center", va="center", color=color, fontsize=9)
-    names = [str(label) for label in labels]
-    ax.set_xticks(range(n), names, rotation=45 if n > 3 else 0, ha="right" if n > 3 else "center")
-    ax.set_yticks(range(n), names)
+    display = ConfusionMatrixDisplay(values, display_labels=[str(label) for label in labels])
+    display.plot(
+        ax=ax, cmap="Blues", values_format=".2f" if normalize else "d", colorbar=True,
+        xticks_rotation=45 if n > 3 else "horizontal", im_kw={"vmin": 0.0, "vmax": vmax},
+        text_kw={"fontsize": 9},
+    )  # fmt: skip
+    if normalize:  # each cell: the fraction and, below it, the count
+        for (i, j), text in np.ndenumerate(display.text_):
+            text.set_text(f"{values[i, j]:.2f}\n({counts[i, j]})")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     suffix = {"true": " (row-normalised)", "pred": " (column-normalised)", "all": " (fraction)"}
@@ -242,8 +235,6 @@ def plot_roc_curve(
     >>> plot_roc_curve(df, pathlib.Path(tempfile.mkdtemp()) / "roc.png", positive_label=1).name
     'roc.png'
     """
-    from sklearn.metrics import roc_auc_score, roc_curve
-
     column = proba_column or f"proba_{positive_label}"
     _require_columns(predictions, ["y_true", column], "predictions")
     y_true = predictions["y_true"].to_numpy()
@@ -262,16 +253,18 @@ def plot_roc_curve(
     else:
         groups = [(None, np.arange(len(predictions)))]
     score = predictions[column].to_numpy(dtype=float)
+    drawn = 0
     for model, idx in groups:
         pos = positive[idx]
         if pos.all() or not pos.any():
             logger.warning("ROC: model %r has a single class in y_true; skipped", model)
             continue
-        fpr, tpr, _ = roc_curve(pos, score[idx])
-        auc = roc_auc_score(pos, score[idx])
-        label = f"AUC = {auc:.3f}" if model is None else f"{model} (AUC = {auc:.3f})"
-        ax.plot(fpr, tpr, linewidth=1.5, label=label)
-    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="chance")
+        RocCurveDisplay.from_predictions(
+            pos, score[idx], pos_label=True, name=None if model is None else str(model), ax=ax,
+            curve_kwargs={"linewidth": 1.5}, plot_chance_level=drawn == 0,
+            chance_level_kw={"color": "grey", "linestyle": "--", "linewidth": 1, "label": "chance"},
+        )  # fmt: skip
+        drawn += 1
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("false positive rate")
