@@ -27,6 +27,7 @@ class DataInfo:
     task: str
     classes: tuple[Any, ...] | None
     group_key: str | None = None
+    unit: str = "V"
 
 
 @dataclass
@@ -41,6 +42,7 @@ class EpochsData:
     sfreq : float or None
     ch_names : list of str or None
     groups : ndarray or None, from ``metadata[group_key]``.
+    unit : str, the amplitude unit of X (``"V"``, ``"mV"``, ``"uV"``, ``"nV"``).
     """
 
     X: np.ndarray
@@ -52,6 +54,7 @@ class EpochsData:
     group_key: str | None = None
     task: str = "classification"
     extra: dict[str, Any] = field(default_factory=dict)
+    unit: str = "V"
 
     @property
     def info(self) -> DataInfo:
@@ -65,6 +68,7 @@ class EpochsData:
             task=self.task,
             classes=tuple(np.unique(self.y).tolist()) if self.task == "classification" else None,
             group_key=self.group_key,
+            unit=self.unit,
         )
 
 
