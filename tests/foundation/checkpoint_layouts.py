@@ -23,6 +23,7 @@ braindecode name, as the correspondence read from the official code.
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
 import zlib
@@ -512,7 +513,11 @@ def official_layout(model_key: str, folder: str | Path) -> Layout:
                       ignored)  # fmt: skip
     if model_key == "labram":
         _labram_student(r)
-        path = _save_torch({"model": r.state}, folder / "labram-base.pth")
+        # utils.save_model's container: the model, and the run's argparse arguments (whether
+        # the published file kept "args" is unverified; with it, torch.load(weights_only=True)
+        # needs argparse.Namespace allowed)
+        args = argparse.Namespace(model="labram_base_patch200_1600_8k_vocab", epochs=50, lr=5e-4)
+        path = _save_torch({"model": r.state, "epoch": 49, "args": args}, folder / "labram-base.pth")
     elif model_key == "eegpt":
         _eegpt_lightning(r)
         path = _save_torch(

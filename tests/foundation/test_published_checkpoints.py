@@ -242,3 +242,12 @@ def test_published_checkpoint_loads_in_experiment_run(key, kind, layout_of, trac
         path = client.download_artifacts(run_id, "weights/load_report.json", str(run_id))
         report = json.loads(open(path).read())
         assert report["n_fresh"] == 0 and set(report["ignored"]) == _ignored_names(layout)
+
+
+def test_hugging_face_backend_reads_the_same_published_layouts(layout_of):
+    """The transformers loader reads an authors' file through the same layout tables."""
+    layout = layout_of("labram", "official")
+    ref = _build("labram", str(layout.path), TEN_TWENTY, 1000)
+    bb = _build("labram", str(layout.path), TEN_TWENTY, 1000, backend="hugging_face")
+    assert bb.load_report.fresh == {} and bb.load_report.layout == ref.load_report.layout
+    assert bb.weights_digest == ref.weights_digest
