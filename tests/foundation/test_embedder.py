@@ -331,3 +331,153 @@ def test_tracking_report_lists_the_cache_manifest_and_the_embeddings_used(tmp_pa
     # below the size cap only the manifest is logged
     small = write_deferred_artifacts(deferred, out, max_capped_bytes=100)
     assert [p.name for _, p in small] == ["cache_manifest.json"]
+
+
+# ----------------------------------------------------------------------------- weights, units
+def test_random_init_is_seeded_by_random_state():
+    X, y = _data()
+    a = _embedder("cbramod", random_state=3).fit(X, y)
+    clear_backbone_memo()  # built again, not memoised
+    b = _embedder("cbramod", random_state=3).fit(X, y)
+    c = _embedder("cbramod", random_state=4).fit(X, y)
+    assert a.backbone_ is not b.backbone_
+    assert a.backbone_.weights_digest == b.backbone_.weights_digest != c.backbone_.weights_digest
+    assert a.fingerprint_ == b.fingerprint_ != c.fingerprint_
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert a.backbone_.load_report.seed == 3
+
+
+def test_tracking_report_logs_the_load_report_licence_and_amplitude(tmp_path):
+    import json
+
+    X, y = _data()
+    emb = _embedder("cbramod", random_state=0).fit(X, y)
+    rep = emb.tracking_report(tmp_path)
+    n = len(emb.backbone_.module.model.state_dict())
+    assert rep.params["weights.n_loaded"] == 0 and rep.params["weights.n_fresh"] == n
+    assert rep.params["weights.layout"] == "random-init" and rep.params["weights.seed"] == 0
+    assert rep.artifacts == [("weights", tmp_path / "load_report.json")]
+    assert json.loads((tmp_path / "load_report.json").read_text())["n_fresh"] == n
+    assert rep.tags["backbone.license"] == "MIT"
+    assert rep.tags["data.amplitude"] == "plausible" and rep.tags["data.unit"] == "V"
+
+    from coco_pipe.data.units import AmplitudeWarning
+
+    with pytest.warns(AmplitudeWarning, match=r"look like uV.*unit='uV'"):
+        loud = _embedder("cbramod", random_state=0).fit(X * 1e6, y)
+    assert loud.tracking_report(tmp_path).tags["data.amplitude"] == "implausible"
+    declared = _embedder("cbramod", random_state=0, unit="uV").fit(X * 1e6, y)
+    assert declared.tracking_report(tmp_path).tags["data.amplitude"] == "plausible"
+    np.testing.assert_allclose(declared.transform(X * 1e6), emb.transform(X), rtol=1e-4, atol=1e-5)
+
+
+def _scores(res) -> np.ndarray:
+    return res.get_detailed_scores().sort_values(["Fold", "Metric"]).Value.to_numpy()
+
+
+def _probe_config(uri, n_splits=3, **backbone):
+    from coco_pipe.decoding.configs import (
+        ClassicalModelConfig,
+        CVConfig,
+        ExperimentConfig,
+        FrozenBackboneDecoderConfig,
+        TrackingConfig,
+    )
+
+    small = dict(ESTIMATOR_SPECS["cbramod"].small_kwargs)
+    return ExperimentConfig(
+        models={"cbramod_probe": FrozenBackboneDecoderConfig(
+            backbone=FoundationEmbeddingModelConfig(
+                model_key="cbramod", weights="random", model_kwargs=small, batch_size=16,
+                **backbone),
+            head=ClassicalModelConfig(estimator="LogisticRegression", params={"max_iter": 1000}))},
+        cv=CVConfig(strategy="stratified_group_kfold", n_splits=n_splits, group_key="Subject"),
+        tracking=TrackingConfig(tracking_uri=uri, log_plots=False),
+        chance={"dummy": False}, verbose=False, on_error="raise", random_state=42,
+    )  # fmt: skip
+
+
+def test_two_runs_of_a_random_init_config_agree_and_the_second_only_hits_the_cache(
+    mi_arrays, tracking_uri
+):
+    """Quickstart-like: a frozen random-init CBraMod probe with the embedding cache."""
+    import mlflow
+
+    from coco_pipe import Experiment
+
+    X, y, meta, info = mi_arrays
+    cfg = _probe_config(tracking_uri, cache_embeddings=True)
+    runs = []
+    for _ in range(2):
+        clear_backbone_memo()  # as a new process would
+        res = Experiment(cfg).run(X, y, meta, sfreq=info["sfreq"], ch_names=info["ch_names"])
+        runs.append(res)
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    digests, misses = [], []
+    for res in runs:
+        folds = res.get_fold_runs().sort_values("Fold")
+        data = [client.get_run(r).data for r in folds.RunId]
+        digests.append({d.params["weights.digest"] for d in data})
+        misses.append(sum(d.metrics["cache.misses"] for d in data))
+    assert len(digests[0]) == 1 and digests[0] == digests[1]
+    assert misses[0] > 0 and misses[1] == 0
+    a, b = (_scores(r) for r in runs)
+    assert len(a) == 3 * 4  # 3 folds x 4 default metrics
+    np.testing.assert_array_equal(a, b)
+
+
+def _kalunga_or_synthetic():
+    """Real EEG in volts (the Kalunga2016 slice, when this checkout has it), else synthetic."""
+    from pathlib import Path
+
+    npz = Path(__file__).resolve().parents[1] / "data" / "kalunga2016_slice" / "reference_epochs.npz"
+    if npz.exists():
+        d = np.load(npz, allow_pickle=False)
+        meta = __import__("pandas").DataFrame({"Subject": d["subject"]})
+        return d["X"], d["y"], meta, float(d["sfreq"]), [str(c) for c in d["ch_names"]]
+    from coco_pipe.datasets import make_motor_imagery
+
+    X, y, meta, info = make_motor_imagery(n_subjects=2, n_epochs_per_class=8, sfreq=256.0,
+                                          tmax=2.0, random_state=0, return_epochs=False)  # fmt: skip
+    return X, y, meta, info["sfreq"], list(info["ch_names"])
+
+
+def test_data_stored_1000x_too_large_warn_and_the_declared_unit_fixes_it(tracking_uri):
+    import mlflow
+
+    from coco_pipe import Experiment
+    from coco_pipe.data.units import AmplitudeWarning
+
+    X, y, meta, sfreq, names = _kalunga_or_synthetic()
+    milli = X * 1000  # stored in millivolts
+    from coco_pipe.decoding.configs import DataConfig
+
+    cfg = _probe_config(tracking_uri, n_splits=2)  # the slice has two subjects
+    with pytest.warns(AmplitudeWarning, match=r"look like mV"):
+        wrong = Experiment(cfg).run(milli, y, meta, sfreq=sfreq, ch_names=names)
+    right = Experiment(cfg).run(milli, y, meta, sfreq=sfreq, ch_names=names, unit="mV")
+    volts = Experiment(cfg).run(X, y, meta, sfreq=sfreq, ch_names=names)
+    declared = Experiment(cfg.model_copy(update={"data": DataConfig(unit="mV")})).run(
+        milli, y, meta, sfreq=sfreq, ch_names=names
+    )  # data.unit in the config
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+
+    def tags(res):
+        return [client.get_run(r).data.tags for r in res.get_fold_runs().RunId]
+
+    assert {t["data.amplitude"] for t in tags(wrong)} == {"implausible"}
+    for res in (right, declared):
+        assert {(t["data.amplitude"], t["data.unit"]) for t in tags(res)} == {("plausible", "mV")}
+    scores = [_scores(r) for r in (right, declared, volts)]
+    assert len(scores[2]) == 2 * 4
+    np.testing.assert_allclose(scores[0], scores[2])
+    np.testing.assert_allclose(scores[1], scores[2])
+
+
+def test_from_config_passes_the_seed_the_unit_and_allow_partial_weights():
+    cfg = FoundationEmbeddingModelConfig(model_key="cbramod", weights="random",
+                                         allow_partial_weights=True)  # fmt: skip
+    emb = BackboneEmbedder.from_config(cfg, _info(unit="uV"), random_state=5)
+    assert (emb.random_state, emb.unit, emb.allow_partial_weights) == (5, "uV", True)
+    default = BackboneEmbedder.from_config(FoundationEmbeddingModelConfig(model_key="cbramod"))
+    assert (default.random_state, default.unit, default.allow_partial_weights) == (None, "V", False)

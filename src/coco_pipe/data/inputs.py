@@ -32,6 +32,7 @@ class DataInfo:
     task: str
     classes: tuple[Any, ...] | None
     group_key: str | None = None
+    unit: str = "V"
 
 
 @dataclass
@@ -51,6 +52,7 @@ class EpochsData:
     sfreq : float or None
     ch_names : list of str or None
     groups : ndarray or None, from ``metadata[group_key]``.
+    unit : str, the amplitude unit of X (``"V"``, ``"mV"``, ``"uV"``, ``"nV"``).
     """
 
     X: np.ndarray | WindowSource
@@ -62,6 +64,7 @@ class EpochsData:
     group_key: str | None = None
     task: str = "classification"
     extra: dict[str, Any] = field(default_factory=dict)
+    unit: str = "V"
 
     def windows(self, indices: Any = None) -> WindowSource:
         """The windows at ``indices`` (default: all) as a lazy source; nothing is read.
@@ -87,6 +90,7 @@ class EpochsData:
             task=self.task,
             classes=tuple(np.unique(self.y).tolist()) if self.task == "classification" else None,
             group_key=self.group_key,
+            unit=self.unit,
         )
 
 

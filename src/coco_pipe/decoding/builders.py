@@ -106,7 +106,7 @@ def build_estimator(
 
             embed_info = replace(info, ndim=2)  # the head sees 2-D embeddings
         head = build_classical(config.head, embed_info, random_state)
-        embedder = BackboneEmbedder.from_config(config.backbone, info=info)
+        embedder = BackboneEmbedder.from_config(config.backbone, info=info, random_state=random_state)
         if isinstance(head, Pipeline):
             return Pipeline([("embed", embedder), *head.steps])
         return Pipeline([("embed", embedder), ("estimator", head)])
@@ -119,6 +119,7 @@ def build_estimator(
             ch_names=tuple(info.ch_names) if info is not None and info.ch_names is not None else None,
             task=info.task if info is not None else "classification",
             random_state=random_state,
+            unit=getattr(info, "unit", "V") if info is not None else "V",
         )
     raise ValueError(f"unknown model config kind {kind!r}")
 

@@ -72,6 +72,7 @@ class Experiment:
         *,
         sfreq: float | None = None,
         ch_names: list[str] | None = None,
+        unit: str | None = None,
     ):
         """Run the experiment and return its :class:`ExperimentResult` (read back from
         the tracking store).
@@ -82,10 +83,13 @@ class Experiment:
         y : array-like (n,), optional with mne.Epochs (event names are used)
         sample_metadata : DataFrame aligned with X; ``cv.group_key`` names the group column.
         sfreq, ch_names : for array input to models that need them (foundation models).
+        unit : amplitude unit of X ('V', 'mV', 'uV', 'nV'); None: ``config.data.unit``, else 'V'.
         """
         cfg = self.config
         # 1. everything that can be wrong is checked before any fitting or tracking write
-        data, metrics, splits = prepare_inputs(cfg, X, y, sample_metadata, sfreq=sfreq, ch_names=ch_names)
+        data, metrics, splits = prepare_inputs(
+            cfg, X, y, sample_metadata, sfreq=sfreq, ch_names=ch_names, unit=unit
+        )
         models = model_configs(cfg)
         prototypes = {}
         for name, mcfg in models.items():

@@ -14,8 +14,9 @@ input, and raises the clear input errors before any model is built:
    :func:`scipy.signal.resample_poly`);
 3. **cropping** the trailing samples to the patch grid (``patch_size`` /
    ``patch_stride``) and to ``max_times``;
-4. **amplitude**: inputs in volts are multiplied by ``spec.amplitude_scale`` and
-   normalized per window as in pretraining (``spec.normalization``).
+4. **amplitude**: inputs in their declared unit (volts by default; ``unit="uV"`` etc.)
+   are converted to volts, multiplied by ``spec.amplitude_scale`` and normalized per
+   window as in pretraining (``spec.normalization``).
 
 The plan is a frozen value: :meth:`AdaptationPlan.apply` runs it on arrays,
 :meth:`AdaptationPlan.as_params` gives the ``adapt.*`` params of a fold run and
@@ -41,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data.units import canonical_unit, volts_per_unit
 from .channels import (
     CHANNEL_ALIASES,
     map_channels,
@@ -87,9 +89,13 @@ class AdaptationPlan:
     interpolated_channels : tuple of str
         Model channels/electrodes computed by spatial interpolation (not present in the data).
     amplitude_scale : float
+        Factor from the data's unit to the model's (``spec.amplitude_scale`` times the
+        volts per declared unit).
     normalization : str
     channel_matrix : ndarray (n_model_channels, src_n_channels) or None
         Linear channel map (selection, reordering, bipolar derivation); None: identity.
+    unit : str
+        Declared unit of the data (``"V"``, ``"mV"``, ``"uV"``, ``"nV"``).
     """
 
     model_key: str
@@ -111,6 +117,7 @@ class AdaptationPlan:
     amplitude_scale: float
     normalization: str
     channel_matrix: np.ndarray | None = field(default=None, compare=False, repr=False)
+    unit: str = "V"
 
     @property
     def n_channels(self) -> int:
@@ -140,7 +147,7 @@ class AdaptationPlan:
         Parameters
         ----------
         X : ndarray, shape (n_windows, src_n_channels, src_n_times)
-            Windows in volts at ``src_sfreq``.
+            Windows in the plan's ``unit`` (volts by default) at ``src_sfreq``.
 
         Returns
         -------
@@ -185,6 +192,7 @@ class AdaptationPlan:
             "adapt.interpolated_channels": ",".join(self.interpolated_channels)[:500] or "none",
             "adapt.amplitude_scale": self.amplitude_scale,
             "adapt.normalization": self.normalization,
+            "adapt.unit": self.unit,
         }
         if self.positions is not None:
             p["adapt.positions_source"] = self.positions_source
@@ -261,6 +269,7 @@ def plan_adaptation(
     n_times: int | None,
     position_bank: Mapping[str, tuple[float, float, float]] | None = None,
     position_bank_source: str = "position-bank",
+    unit: str = "V",
 ) -> AdaptationPlan:
     """Plan how user windows become inputs of ``spec``'s model; raise input errors now.
 
@@ -281,6 +290,9 @@ def plan_adaptation(
         :meth:`~coco_pipe.foundation.models.base.FoundationModel.position_bank`).
     position_bank_source : str
         ``positions_source`` of the plan when the positions come from ``position_bank``.
+    unit : str
+        Unit of the data: ``"V"`` (default), ``"mV"``, ``"uV"`` or ``"nV"``; converted to
+        volts before ``spec.amplitude_scale``.
 
     Returns
     -------
@@ -302,6 +314,7 @@ def plan_adaptation(
     ('FP1', 'FP2', 'T3', 'T4', 'CZ')
     """
     key = spec.key
+    unit = canonical_unit(unit)
     if sfreq is None:
         raise ValueError(
             f"sfreq is missing: {spec.display_name} ({key!r}) resamples inputs to {spec.sfreq:g} Hz and "
@@ -383,9 +396,10 @@ def plan_adaptation(
         positions_source=chmap.positions_source,
         dropped_channels=chmap.dropped,
         interpolated_channels=chmap.interpolated,
-        amplitude_scale=float(spec.amplitude_scale),
+        amplitude_scale=float(spec.amplitude_scale) * volts_per_unit(unit),
         normalization=spec.normalization,
         channel_matrix=chmap.matrix,
+        unit=unit,
     )
 
 

@@ -33,6 +33,7 @@ from .adaptation import AdaptationPlan, plan_adaptation
 from .models import get_model
 from .models.base import Features, FoundationModel, FoundationModelSpec
 from .specs import ESTIMATOR_SPECS
+from .weights import LoadReport, load_weights
 
 #: braindecode constructor arguments derived from the data and the plan (never model_kwargs).
 SIGNAL_ARGS: tuple[str, ...] = (
@@ -102,6 +103,7 @@ def make_plan(
     ch_names,
     n_channels: int | None,
     n_times: int | None,
+    unit: str = "V",
 ) -> AdaptationPlan:
     """:func:`plan_adaptation` with the model's extras (its position bank, when it has one).
 
@@ -119,6 +121,7 @@ def make_plan(
         n_times=n_times,
         position_bank=bank[1] if bank is not None else None,
         position_bank_source=bank[0] if bank is not None else "position-bank",
+        unit=unit,
     )
 
 
@@ -134,14 +137,23 @@ def model_class(spec: FoundationModelSpec) -> type[nn.Module]:
     return getattr(bm, name)
 
 
-def build_model(spec: FoundationModelSpec, plan: Any, model_kwargs: dict[str, Any]) -> nn.Module:
+def build_model(
+    spec: FoundationModelSpec, plan: Any, model_kwargs: dict[str, Any], seed: int | None = None
+) -> nn.Module:
     """Braindecode model for ``plan`` (an :class:`AdaptationPlan` or anything with its
     ``n_times``, ``sfreq``, ``n_channels``, ``positions`` and ``chs_info()``), head removed.
 
     The signal arguments come from the plan and the model's
     :meth:`~coco_pipe.foundation.models.base.FoundationModel.constructor_kwargs`;
-    ``model_kwargs`` (architecture size) come on top.
+    ``model_kwargs`` (architecture size) come on top. With ``seed``, the constructor's
+    random initialisation runs under torch generators seeded with it (the caller's random
+    state is left as it was), so the same seed gives the same weights.
     """
+    if seed is not None:
+        from .placement import seeded_rng
+
+        with seeded_rng(int(seed)):
+            return build_model(spec, plan, model_kwargs)
     check_model_kwargs(model_kwargs)
     quirks = get_model(spec.key)
     kw: dict[str, Any] = {"n_times": plan.n_times, "sfreq": plan.sfreq}
@@ -199,6 +211,30 @@ class FoundationBackboneModule(nn.Module):
         if self.pooling == "cls":
             return cls_tok
         return toks.flatten(1)
+
+
+def load_backbone_weights(
+    model: nn.Module,
+    spec: FoundationModelSpec,
+    source: Any,
+    *,
+    allow_partial_weights: bool = False,
+    seed: int | None = None,
+) -> LoadReport:
+    """Load ``source`` into the braindecode ``model`` of ``spec`` with the model's checkpoint
+    rules: its published layouts (``spec.checkpoint_layouts``), config-derived buffers and
+    :meth:`~coco_pipe.foundation.models.base.FoundationModel.prepare_checkpoint` (both
+    loaders call this)."""
+    quirks = get_model(spec.key)
+    return load_weights(
+        model,
+        source,
+        layouts=spec.checkpoint_layouts,
+        derived_buffers=quirks.derived_buffers,
+        prepare=quirks.prepare_checkpoint,
+        allow_partial=allow_partial_weights,
+        seed=seed,
+    )
 
 
 def rebuild_braindecode_module(backbone: Backbone) -> FoundationBackboneModule:
@@ -279,6 +315,8 @@ class Backbone:
         unpickling, so braindecode modules that do not pickle themselves (dynamically
         built ``Interpolated*`` classes, lambdas) travel to other processes. None: the
         module is pickled as it is.
+    load_report : LoadReport or None
+        What loading the weights did (tensors loaded / fresh / ignored).
     """
 
     module: nn.Module
@@ -291,6 +329,7 @@ class Backbone:
     fingerprint: str
     model_kwargs: dict[str, Any] | None = None
     rebuild: Callable[[Backbone], nn.Module] | None = field(default=None, repr=False)
+    load_report: LoadReport | None = field(default=None, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -327,6 +366,7 @@ __all__ = [
     "fingerprint",
     "fingerprint_info",
     "get_spec",
+    "load_backbone_weights",
     "make_plan",
     "model_class",
     "probe_emb_dim",

@@ -37,12 +37,13 @@ from .architecture import (
     fingerprint,
     fingerprint_info,
     get_spec,
+    load_backbone_weights,
     make_plan,
     probe_emb_dim,
     rebuild_braindecode_module,
 )
 from .models import get_model
-from .weights import load_weights_into, resolve_weights
+from .weights import resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,16 @@ def build_backbone(
     trust_remote_code: bool = False,
     quantization: Any = None,
     torch_dtype: Any = None,
+    seed: int | None = None,
+    allow_partial_weights: bool = False,
+    unit: str = "V",
 ) -> Backbone:
     """Build (and load) a frozen backbone for data of the given shape.
 
     Input errors (unknown model, pooling, sfreq, channels, window length, weights)
-    are raised before the model is built.
+    are raised before the model is built. The weights are loaded through the model's own
+    ``load_state_dict`` (see :func:`~coco_pipe.foundation.weights.load_weights`); what
+    was loaded is ``Backbone.load_report``.
 
     Parameters
     ----------
@@ -73,8 +79,10 @@ def build_backbone(
         Row of ``ESTIMATOR_SPECS`` (see ``list_foundation_models()``).
     backend : {"braindecode", "hugging_face"}
     weights : str
-        ``"pretrained"``, ``"random"``, a hub repo id, a local directory or a state-dict file
-        (see :func:`~coco_pipe.foundation.weights.resolve_weights`).
+        ``"pretrained"``, ``"random"``, a hub repo id, a local directory (a checkpoint folder
+        or the folder of a several-file release) or a state-dict file, in braindecode's
+        names or one of the model's published layouts (see
+        :func:`~coco_pipe.foundation.weights.resolve_weights`).
     revision : str, optional
         Hub revision.
     pooling : {"mean", "cls", "flatten"}
@@ -87,6 +95,16 @@ def build_backbone(
         Window shape of the data.
     trust_remote_code : bool
         hugging_face backend only.
+    seed : int, optional
+        The model is constructed under torch generators seeded with it, so
+        ``weights="random"`` gives the same weights (and digest) for the same seed.
+        None: torch's global random state.
+    allow_partial_weights : bool, default False
+        Accept a checkpoint that leaves backbone tensors freshly initialised (listed in
+        the load report); by default that is a
+        :class:`~coco_pipe.foundation.weights.PartialWeightsError` listing them.
+    unit : str
+        Unit of the data: ``"V"`` (default), ``"mV"``, ``"uV"``, ``"nV"``.
 
     Returns
     -------
@@ -112,6 +130,7 @@ def build_backbone(
             model_key, weights=weights, revision=revision, pooling=pooling, model_kwargs=model_kwargs,
             sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times,
             trust_remote_code=trust_remote_code, quantization=quantization, torch_dtype=torch_dtype,
+            seed=seed, allow_partial_weights=allow_partial_weights, unit=unit,
         )  # fmt: skip
     if trust_remote_code or quantization is not None or torch_dtype is not None:
         raise ValueError(
@@ -120,13 +139,17 @@ def build_backbone(
         )
     check_pooling(spec, pooling)
     model_kwargs = dict(model_kwargs or {})
-    plan = make_plan(spec, sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times)
+    plan = make_plan(
+        spec, sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times, unit=unit
+    )
     source = resolve_weights(weights, spec=spec, revision=revision)
-    quirks = get_model(spec.key)
-    quirks.check_plan(plan, weights)
+    get_model(spec.key).check_plan(plan, weights)
 
-    model = build_model(spec, plan, model_kwargs)
-    digest = load_weights_into(model, source, prepare=quirks.prepare_checkpoint)
+    model = build_model(spec, plan, model_kwargs, seed=seed)
+    report = load_backbone_weights(
+        model, spec, source, allow_partial_weights=allow_partial_weights, seed=seed
+    )
+    digest = report.digest
     module = FoundationBackboneModule(model, spec, plan, pooling)
     emb_dim = probe_emb_dim(module, plan, spec)
     info = fingerprint_info(spec.key, digest, plan, pooling, model_kwargs)
@@ -141,6 +164,7 @@ def build_backbone(
         fingerprint=fingerprint(info),
         model_kwargs=model_kwargs,
         rebuild=rebuild_braindecode_module,
+        load_report=report,
     )
 
 

@@ -15,6 +15,11 @@ embedded are kept beside the estimator, not on it (a process-wide table keyed by
 estimator object, dropped with it); :meth:`BackboneEmbedder.tracking_report` reads them
 and lists the cache manifest and the embeddings used as deferred parent artifacts.
 
+``weights="random"`` builds the backbone under ``random_state`` (the experiment's), so the
+same config gives the same weights, digest and cache keys in every run. ``fit`` checks
+the amplitude of the windows against the declared ``unit`` (warns and tags the fold when
+they do not look like EEG in that unit, see :func:`coco_pipe.data.units.check_amplitude`).
+
 Examples
 --------
 >>> emb = BackboneEmbedder(model_key="cbramod", weights="random", sfreq=250.0,
@@ -38,6 +43,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import NotFittedError
 
 from ..data import as_windows
+from ..data.units import AmplitudeCheck, check_amplitude, warn_if_implausible
 from ..tracking.report import FoldReport
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,6 +66,7 @@ class _CacheUse:
 
     stats: CacheStats | None = None
     digests: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    amplitude: AmplitudeCheck | None = None
 
 
 # estimator -> its _CacheUse; telemetry beside the estimator, never its fitted state
@@ -105,6 +112,14 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         hugging_face backend only.
     progress : bool
         Progress bars (only on a TTY).
+    random_state : int, optional
+        Seed the backbone is constructed under (what ``weights="random"`` gives; the
+        experiment passes its ``random_state``). None: torch's global random state.
+    allow_partial_weights : bool
+        Accept a checkpoint that leaves backbone tensors freshly initialised (listed in
+        the load report); by default that is an error listing them.
+    unit : str
+        Unit of the windows: ``"V"`` (default), ``"mV"``, ``"uV"``, ``"nV"``.
 
     Examples
     --------
@@ -131,6 +146,9 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         model_kwargs: dict[str, Any] | None = None,
         trust_remote_code: bool = False,
         progress: bool = True,
+        random_state: int | None = None,
+        allow_partial_weights: bool = False,
+        unit: str = "V",
     ) -> None:
         self.model_key = model_key
         self.backend = backend
@@ -146,13 +164,20 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         self.model_kwargs = model_kwargs
         self.trust_remote_code = trust_remote_code
         self.progress = progress
+        self.random_state = random_state
+        self.allow_partial_weights = allow_partial_weights
+        self.unit = unit
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_config(
-        cls, cfg: FoundationEmbeddingModelConfig, info: DataInfo | None = None
+        cls,
+        cfg: FoundationEmbeddingModelConfig,
+        info: DataInfo | None = None,
+        random_state: int | None = None,
     ) -> BackboneEmbedder:
-        """Embedder for a :class:`FoundationEmbeddingModelConfig`, with sfreq/channels from ``info``.
+        """Embedder for a :class:`FoundationEmbeddingModelConfig`, with sfreq, channels and
+        unit from ``info`` and the experiment's ``random_state``.
 
         Examples
         --------
@@ -177,6 +202,9 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             cache_dir=cfg.cache_dir,
             model_kwargs=dict(cfg.model_kwargs) if cfg.model_kwargs else None,
             trust_remote_code=cfg.trust_remote_code,
+            random_state=random_state,
+            allow_partial_weights=cfg.allow_partial_weights,
+            unit=getattr(info, "unit", "V") if info is not None else "V",
         )
 
     def _spec(self):
@@ -220,8 +248,9 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             )
         sfreq, ch_names = self._signal(info.sfreq, info.ch_names)
         make_plan(
-            spec, sfreq=sfreq, ch_names=ch_names, n_channels=info.n_channels, n_times=info.n_times
-        )
+            spec, sfreq=sfreq, ch_names=ch_names, n_channels=info.n_channels, n_times=info.n_times,
+            unit=self.unit,
+        )  # fmt: skip
         resolve_weights(self.weights, spec=spec, revision=self.revision)
 
     def _memo_key(self, sfreq, ch_names, n_channels: int, n_times: int) -> tuple:
@@ -233,6 +262,9 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             self.pooling,
             json.dumps(self.model_kwargs or {}, sort_keys=True, default=repr),
             bool(self.trust_remote_code),
+            self.random_state,
+            bool(self.allow_partial_weights),
+            self.unit,
             None if sfreq is None else float(sfreq),
             ch_names,
             int(n_channels),
@@ -260,6 +292,9 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             n_channels=n_channels,
             n_times=n_times,
             trust_remote_code=self.trust_remote_code,
+            seed=self.random_state,
+            allow_partial_weights=self.allow_partial_weights,
+            unit=self.unit,
         )
         with _MEMO_LOCK:
             _MEMO[key] = bb
@@ -307,6 +342,11 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         self._check_params()
         X, sfreq, ch_names = self._windows(X)
         bb = self._get_backbone(sfreq, ch_names, X.shape[1], X.shape[2])
+        if len(X):
+            amplitude = check_amplitude(X, self.unit)
+            warn_if_implausible(amplitude, f"BackboneEmbedder({self.model_key})")
+            with _CACHE_USE_LOCK:
+                _CACHE_USE.setdefault(self, _CacheUse()).amplitude = amplitude
         self._backbone = bb
         self.n_channels_in_ = int(X.shape[1])
         self.n_times_in_ = int(X.shape[2])
@@ -376,6 +416,11 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
     def tracking_report(self, workdir: Path | None = None) -> FoldReport:
         """Params (``adapt.*``, ``weights.*``, ``backbone.*``), weight tags and cache counters.
 
+        The backbone's load report is the artifact ``weights/load_report.json`` (written
+        into ``workdir``) and the params ``weights.n_loaded`` / ``weights.n_fresh`` /
+        ``weights.n_ignored`` / ``weights.layout``; the amplitude check of ``fit`` gives
+        the tags ``data.unit`` / ``data.amplitude`` and the param
+        ``data.robust_amplitude_volts``; the tag ``backbone.license`` is the weights' licence.
         With the cache: ``cache.hits`` / ``cache.misses`` of the transforms so far (fold
         metrics, and summed on the parent), and, as deferred parent artifacts, the cache
         manifest of the fingerprints used and the embeddings of the windows embedded
@@ -400,12 +445,23 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             }
         )
         tags = dict(w.as_tags()) if hasattr(w, "as_tags") else {}
+        tags["backbone.license"] = bb.spec.license
+        artifacts: list[tuple[str, Path]] = []
+        if bb.load_report is not None:
+            params.update(bb.load_report.as_params())
+            if workdir is not None:
+                path = bb.load_report.write(Path(workdir) / "load_report.json")
+                artifacts.append(("weights", path))
         with _CACHE_USE_LOCK:
             use = _CACHE_USE.get(self)
             stats = use.stats if use is not None else None
             used = {k: frozenset(v) for k, v in use.digests.items()} if use is not None else {}
+            amplitude = use.amplitude if use is not None else None
+        if amplitude is not None:
+            tags.update(amplitude.as_tags())
+            params.update(amplitude.as_params())
         if not self.cache_embeddings or stats is None:
-            return FoldReport(params=params, tags=tags)
+            return FoldReport(params=params, tags=tags, artifacts=artifacts)
         from .cache import CacheManifest, EmbeddingsExport, default_cache_dir
 
         params["backbone.cache_root"] = str(self.cache_dir or default_cache_dir())
@@ -416,6 +472,7 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             params=params,
             metrics=metrics,
             tags=tags,
+            artifacts=artifacts,
             parent_metrics=dict(metrics),
             deferred_parent_artifacts=deferred,
         )

@@ -23,4 +23,30 @@ from .models.base import FoundationModelSpec
 
 ESTIMATOR_SPECS: dict[str, FoundationModelSpec] = {key: m.spec for key, m in MODELS.items()}
 
-__all__ = ["ESTIMATOR_SPECS", "FoundationModelSpec"]
+
+def licence_note(model_key: str) -> str | None:
+    """What a model's weight licence means for distributing an adapted version, or None
+    when it raises no such concern (or ``model_key`` is not a foundation model, e.g. a
+    network trained from scratch).
+
+    The registry adds it to the description of a promoted version (and warns) when the
+    licence forbids derivatives.
+
+    Examples
+    --------
+    >>> licence_note("luna")  # doctest: +ELLIPSIS
+    'LUNA weights are licensed CC-BY-ND-4.0, which forbids distributing derivatives: ...'
+    >>> licence_note("cbramod") is None
+    True
+    """
+    spec = ESTIMATOR_SPECS.get(model_key)
+    if spec is None or not spec.license_forbids_derivatives:
+        return None
+    return (
+        f"{spec.display_name} weights are licensed {spec.license}, which forbids distributing "
+        "derivatives: an adapter or fine-tuned model built on them may be used privately but not "
+        "shared or published; check the licence before distributing this version."
+    )
+
+
+__all__ = ["ESTIMATOR_SPECS", "FoundationModelSpec", "licence_note"]

@@ -78,3 +78,39 @@ def test_nan_in_training_data_gives_failure_diagnostics_not_a_crash(cbramod_data
     assert report.failed and "diverged" in report.failure_reason
     kinds = {k for k, _ in report.artifacts}
     assert "diagnostics" in kinds and "checkpoints" not in kinds
+
+
+def test_report_logs_the_backbones_load_report_licence_and_amplitude(fitted_cbramod, tmp_path):
+    est = fitted_cbramod("frozen")
+    report = est.tracking_report(tmp_path)
+    loaded = json.loads(dict(report.artifacts)["weights"].read_text())
+    n = len(est.network_.backbone.model.state_dict())
+    assert loaded["layout"] == "random-init" and loaded["n_fresh"] == n and loaded["seed"] == 0
+    assert report.params["weights.n_loaded"] == 0 and report.params["weights.n_fresh"] == n
+    assert report.tags["backbone.license"] == "MIT" and report.tags["data.amplitude"] == "plausible"
+    card = est.get_model_card_info()
+    assert card["license"] == "MIT"
+    assert card["weights_load"] == {"layout": "random-init", "n_loaded": 0, "n_fresh": n,
+                                    "n_ignored": 0, "seed": 0}  # fmt: skip
+
+
+def test_partial_checkpoint_is_refused_unless_allowed(cbramod_data, tmp_path):
+    from safetensors.torch import save_file
+
+    from coco_pipe.foundation.weights import PartialWeightsError
+
+    X, y, _ = cbramod_data
+    est = decoder(cbramod_cfg("frozen"), sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True)
+    state = est.fit(X, y).network_.backbone.model.state_dict()
+    dropped = sorted(k for k in state if k.startswith("encoder.layers.0.linear1."))
+    assert len(dropped) == 2
+    path = tmp_path / "partial.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items() if k not in dropped}, str(path))
+    with pytest.raises(PartialWeightsError, match=r"encoder\.layers\.0\.linear1\.bias"):
+        decoder(cbramod_cfg("frozen", weights=str(path)), sfreq=SFREQ, ch_names=CHS,
+                random_state=0, quiet=True).fit(X, y)  # fmt: skip
+    ok = decoder(cbramod_cfg("frozen", weights=str(path), allow_partial_weights=True),
+                 sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True).fit(X, y)  # fmt: skip
+    report = ok.tracking_report(tmp_path / "fold")
+    assert report.params["weights.n_fresh"] == 2
+    assert sorted(json.loads(dict(report.artifacts)["weights"].read_text())["fresh"]) == dropped

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .base import StrictConfig
 
@@ -149,6 +149,19 @@ class DataConfig(StrictConfig):
     epoching: EpochingConfig = Field(
         default_factory=EpochingConfig, description="source=bids/raw: epochs from recordings."
     )
+    unit: str = Field(
+        "V",
+        description="Unit of the amplitudes: 'V' (default), 'mV', 'uV' (or 'µV'), 'nV'. Foundation "
+        "models convert to volts before their own scaling, and warn when the data do not look "
+        "like EEG in this unit.",
+    )
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, value: str) -> str:
+        from ...data.units import canonical_unit
+
+        return canonical_unit(value)
 
     @model_validator(mode="after")
     def _fields_for_source(self) -> DataConfig:

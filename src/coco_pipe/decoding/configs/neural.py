@@ -172,6 +172,12 @@ class NeuralFineTuneConfig(StrictConfig):
         default_factory=dict, description="Extra architecture arguments."
     )
     trust_remote_code: bool = Field(False, description="hugging_face backend: allow remote code.")
+    allow_partial_weights: bool = Field(
+        False,
+        description="Accept a checkpoint that leaves backbone tensors freshly initialised (they "
+        "are listed in the fold's weights/load_report.json); by default that is an error "
+        "listing them.",
+    )
     scratch_sfreq: float | None = Field(
         None,
         gt=0,

@@ -27,17 +27,18 @@ from ..architecture import (
     fingerprint,
     fingerprint_info,
     get_spec,
+    load_backbone_weights,
     make_plan,
     model_class,
     probe_emb_dim,
 )
-from ..models import get_model
 from ..peft_utils import keep_generic_cpu_kernel_for_odd_shapes
+from ..placement import seeded_rng
 from ..weights import (
+    LoadReport,
     WeightsSource,
     hub_cache_dir,
     hub_offline,
-    load_weights_into,
     state_dict_digest,
 )
 from .config import MODEL_TYPE, CocoPipeEEGConfig, config_for
@@ -47,6 +48,19 @@ from .options import bnb_config, progress_bars, resolve_dtype
 from .sources import HFWeightsSource, Resolved, resolve_checkpoint
 
 logger = logging.getLogger(__name__)
+
+
+def _folder_report(model: PreTrainedModel, info: Mapping[str, Any], where: str) -> LoadReport:
+    """The load report of a coco_pipe_eeg folder read by transformers (its loading info)."""
+    missing = set(info.get("missing_keys") or [])
+    own = model.state_dict()
+    return LoadReport(
+        model=type(model).__name__, source=where, layout="coco_pipe_eeg (transformers)",
+        loaded=sorted(k for k in own if k not in missing),
+        fresh={k: "not in the checkpoint: freshly initialised" for k in sorted(missing)},
+        ignored={k: "no place in the model" for k in sorted(info.get("unexpected_keys") or [])},
+        files=[where], digest="",
+    )  # fmt: skip
 
 
 def _check_loading_info(info: Mapping[str, Any], where: str) -> None:
@@ -81,7 +95,7 @@ def load_coco_folder(
     bnb,
     dtype: torch.dtype,
     hub: bool,
-) -> PreTrainedModel:
+) -> tuple[PreTrainedModel, LoadReport]:
     extra: dict[str, Any] = {}
     if hub:
         extra = {
@@ -99,7 +113,7 @@ def load_coco_folder(
             **_from_pretrained_kwargs(bnb, dtype),
         )
     _check_loading_info(info, name_or_path)
-    return model
+    return model, _folder_report(model, info, name_or_path)
 
 
 def folder_config(
@@ -188,6 +202,9 @@ def build_hf_backbone(
     trust_remote_code: bool = False,
     quantization: Any = None,
     torch_dtype: Any = None,
+    seed: int | None = None,
+    allow_partial_weights: bool = False,
+    unit: str = "V",
 ) -> Backbone:
     """Build a backbone through transformers (``backend="hugging_face"``).
 
@@ -220,6 +237,8 @@ def build_hf_backbone(
         When enabled, the model is loaded in 4-bit through ``BitsAndBytesConfig``.
     torch_dtype : torch.dtype or str, optional
         Load dtype (``"float32"`` default, ``"bfloat16"``, ``"float16"``).
+    seed, allow_partial_weights, unit
+        As for ``build_backbone``.
 
     Returns
     -------
@@ -247,7 +266,9 @@ def build_hf_backbone(
     check_model_kwargs(model_kwargs)
     dtype = resolve_dtype(torch_dtype)
     bnb = bnb_config(quantization)
-    plan = make_plan(spec, sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times)
+    plan = make_plan(
+        spec, sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times, unit=unit
+    )
     resolved = resolve_checkpoint(weights, spec=spec, revision=revision)
     if resolved.kind == "remote_code" and not trust_remote_code:
         where = resolved.repo or str(resolved.folder)
@@ -262,7 +283,7 @@ def build_hf_backbone(
             config = folder_config(resolved.folder, spec, plan, model_kwargs, pooling)
             hub = resolved.repo is not None
             name = resolved.repo if hub else str(resolved.folder)
-            model = load_coco_folder(
+            model, report = load_coco_folder(
                 name, revision=resolved.revision, config=config, bnb=bnb, dtype=dtype, hub=hub
             )
             digest = (
@@ -270,6 +291,7 @@ def build_hf_backbone(
                 if bnb is not None
                 else state_dict_digest(model.backbone.model)
             )
+            report.digest = digest
             kwargs_used = dict(config.model_kwargs or {})
         else:
             # random init, braindecode checkpoints and remote-code checkpoints: build the
@@ -281,7 +303,11 @@ def build_hf_backbone(
                 state, remote_kwargs = load_remote(resolved, spec)
                 kwargs_used = {**remote_kwargs, **model_kwargs}
             config = config_for(spec, plan, kwargs_used, pooling)
-            model = new_model(config)
+            if seed is None:
+                model = new_model(config)
+            else:
+                with seeded_rng(int(seed)):
+                    model = new_model(config)
             if state is not None:
                 from safetensors.torch import save_file  # noqa: PLC0415
 
@@ -290,13 +316,15 @@ def build_hf_backbone(
                 tmp_file = Path(tmp) / "remote.safetensors"
                 save_file(state, str(tmp_file))
                 source = WeightsSource(source.kind, source.location, source.revision, str(tmp_file))
-            digest = load_weights_into(
-                model.backbone.model, source, prepare=get_model(spec.key).prepare_checkpoint
-            )
+            report = load_backbone_weights(
+                model.backbone.model, spec, source,
+                allow_partial_weights=allow_partial_weights, seed=seed,
+            )  # fmt: skip
+            digest = report.digest
             if bnb is not None or dtype != torch.float32:
                 # 4-bit / dtype loading goes through transformers: save, then from_pretrained
                 folder = atomic_save(model, Path(tmp) / "model")
-                model = load_coco_folder(
+                model, _ = load_coco_folder(
                     str(folder), revision=None, config=config, bnb=bnb, dtype=dtype, hub=False
                 )
             model.config.name_or_path = resolved.repo or str(
@@ -350,6 +378,7 @@ def build_hf_backbone(
         model_kwargs=kwargs_used,
         # full-precision float32 modules are rebuilt on unpickling; others pickle as they are
         rebuild=rebuild_module if bnb is None and dtype == torch.float32 else None,
+        load_report=report,
     )
 
 

@@ -56,6 +56,52 @@ Features = tuple["torch.Tensor | None", "torch.Tensor | None", "torch.Tensor | N
 
 
 @dataclass(frozen=True)
+class CheckpointLayout:
+    """One published layout of a model's weights whose names differ from braindecode's.
+
+    The shared loader (:func:`coco_pipe.foundation.weights.load_weights`) recognises it
+    from the file(s) and applies it before the model's own ``load_state_dict`` (which
+    still applies braindecode's ``mapping`` and torch's load hooks). Pure data: regular
+    expressions, no torch.
+
+    Attributes
+    ----------
+    name : str
+        What the layout is (shown in the load report), e.g. ``"official labram-base.pth"``.
+    source : str
+        Where it is published.
+    markers : tuple of str
+        Regular expressions; a single checkpoint file is in this layout when each one
+        matches (``re.search``) at least one of its tensor names.
+    files : tuple of (str, str)
+        For releases of several files (or files in subfolders): ``(path inside the
+        release folder, prefix added to its tensor names)``. A folder holding every one
+        of these paths is read as this layout.
+    rename : tuple of (str, str)
+        ``(pattern, replacement)`` applied with ``re.sub`` to each tensor name; the first
+        pattern that matches a name (``re.match``) renames it, the others are skipped.
+    drop : tuple of (str, str)
+        ``(pattern, why)``: tensors of the release with no place in braindecode's model
+        (pretraining heads, legacy buffers); matched with ``re.match`` on the names
+        before renaming, ignored and listed in the load report with ``why``.
+
+    Examples
+    --------
+    >>> layout = CheckpointLayout("demo", markers=(r"^student\\.",),
+    ...                           rename=((r"^student\\.", ""),))
+    >>> layout.name
+    'demo'
+    """
+
+    name: str
+    source: str = ""
+    markers: tuple[str, ...] = ()
+    files: tuple[tuple[str, str], ...] = ()
+    rename: tuple[tuple[str, str], ...] = ()
+    drop: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class FoundationModelSpec:
     """Facts about one foundation model and how coco-pipe drives it.
 
@@ -132,6 +178,16 @@ class FoundationModelSpec:
     needs_n_outputs : bool
         Whether the braindecode constructor needs ``n_outputs`` (a throw-away
         head of size 1 is built then replaced by ``nn.Identity``).
+    license : str
+        Licence of the pretrained weights (SPDX identifier where there is one, or
+        ``"unknown"`` with the reason), shown by ``list_foundation_models()``, carried
+        into model cards and registry tags.
+    license_forbids_derivatives : bool
+        The weights' licence does not allow distributing adapted versions (e.g.
+        CC BY-ND); promoting a fine-tuned adapter of it warns.
+    checkpoint_layouts : tuple of CheckpointLayout
+        Published layouts other than braindecode's names (authors' release files),
+        recognised and remapped by the loader.
 
     Examples
     --------
@@ -167,6 +223,9 @@ class FoundationModelSpec:
     normalization: str = "none"
     hub_filename: str | None = None
     needs_n_outputs: bool = True
+    license: str = "unknown"
+    license_forbids_derivatives: bool = False
+    checkpoint_layouts: tuple[CheckpointLayout, ...] = ()
 
 
 def as_tokens(features: torch.Tensor) -> torch.Tensor:
@@ -192,6 +251,10 @@ class FoundationModel:
     positions_buffer : bool
         Give the backbone module a non-persistent ``channel_positions`` buffer
         (``plan.positions``, shape (n_channels, 3)) that :meth:`features` reads.
+    derived_buffers : tuple of (str, str)
+        ``(name, why)`` of persistent buffers of the braindecode model computed from its
+        config (e.g. the channel ids of the user's montage): rebuilt for the user's data,
+        never copied from a checkpoint (the checkpoint's copy is ignored and reported).
 
     Examples
     --------
@@ -203,6 +266,7 @@ class FoundationModel:
     spec: ClassVar[FoundationModelSpec]
     subset_positions: ClassVar[bool] = False
     positions_buffer: ClassVar[bool] = False
+    derived_buffers: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(key={self.spec.key!r})"
@@ -256,11 +320,13 @@ class FoundationModel:
     def prepare_checkpoint(
         self, state: dict[str, torch.Tensor], model: nn.Module
     ) -> dict[str, torch.Tensor]:
-        """A checkpoint's tensors before they are matched to ``model`` (default: as read).
+        """A checkpoint's tensors, under braindecode's names, before they are loaded into
+        ``model`` (default: as read).
 
-        The place for a model's key remap table (official release names to
-        braindecode's) and for tensors whose shape depends on the pretraining window
-        or channel set.
+        Called after the spec's :class:`CheckpointLayout` (if one matched) renamed them:
+        the place for tensors whose shape depends on the pretraining window or channel
+        set (adapted the way the model's forward uses them, or a clear error), and for
+        conversions a rename table cannot express.
         """
         return state
 
@@ -268,6 +334,7 @@ class FoundationModel:
 __all__ = [
     "ALL_BACKENDS",
     "ALL_TRAIN_MODES",
+    "CheckpointLayout",
     "Features",
     "as_tokens",
     "FoundationModel",

@@ -30,13 +30,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ALL_BACKENDS, ALL_TRAIN_MODES, Features, FoundationModel, FoundationModelSpec
+from .base import (
+    ALL_BACKENDS,
+    ALL_TRAIN_MODES,
+    CheckpointLayout,
+    Features,
+    FoundationModel,
+    FoundationModelSpec,
+)
 
 #: braindecode.models.bendr.BENDR_CHANNEL_ORDER (19 EEG + SCALE)
 LAYOUT: tuple[str, ...] = (
     "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T7", "C3", "CZ", "C4", "T8", "T5", "P3", "PZ",
     "P4", "T6", "O1", "O2", "SCALE",
 )  # fmt: skip
+
+#: The authors' release (SPOClab-ca/BENDR v0.1-alpha): two plain state dicts of dn3's
+#: ``ConvEncoderBENDR`` and ``BENDRContextualizer``. The contextualizer's position conv uses
+#: the legacy ``weight_norm`` names ``weight_g`` / ``weight_v``, which torch's own load hook
+#: of ``parametrizations.weight_norm`` converts inside ``load_state_dict``; its input
+#: projection is a 1x1 ``Conv1d`` where braindecode has a ``Linear`` (squeezed by
+#: :meth:`BENDR.prepare_checkpoint`).
+OFFICIAL = CheckpointLayout(
+    name="official encoder.pt + contextualizer.pt (dn3)",
+    source="github.com/SPOClab-ca/BENDR releases v0.1-alpha",
+    files=(("encoder.pt", "encoder."), ("contextualizer.pt", "contextualizer.")),
+    rename=((r"^contextualizer\.input_conditioning\.4\.", "contextualizer.input_conditioning.3."),),
+    drop=((r"^contextualizer\.mask_replacement$", "mask vector of contrastive pretraining"),),
+)
 
 SPEC = FoundationModelSpec(
     key="bendr",
@@ -71,6 +92,8 @@ SPEC = FoundationModelSpec(
     ),
     channel_mode="interpolated",
     normalization="minmax",
+    license="unknown (no licence stated in SPOClab-ca/BENDR; dn3 code is BSD-3-Clause)",
+    checkpoint_layouts=(OFFICIAL,),
 )
 
 
@@ -89,6 +112,18 @@ class BENDR(FoundationModel):
             x = m.interpolation_layer(x)
         context = m.contextualizer(m.encoder(x))  # (B, D, 1 + steps)
         return context[:, :, 1:].transpose(1, 2), context[:, :, 0], None
+
+    def prepare_checkpoint(self, state, model):
+        """dn3's 1x1 ``Conv1d`` input projection (out, in, 1) as braindecode's ``Linear``
+        (out, in): the same map, the kernel axis squeezed."""
+        name = "contextualizer.input_conditioning.3.weight"
+        own = model.state_dict().get(name)
+        saved = state.get(name)
+        if saved is None or own is None or saved.ndim != 3 or saved.shape[-1] != 1:
+            return state
+        if tuple(saved.shape[:-1]) != tuple(own.shape):
+            return state  # another size: reported as a shape mismatch by the loader
+        return {**state, name: saved[..., 0].clone()}
 
 
 MODEL = BENDR()

@@ -26,13 +26,31 @@ Examples
 
 from __future__ import annotations
 
-from .base import ALL_BACKENDS, ALL_TRAIN_MODES, Features, FoundationModel, FoundationModelSpec
+from .base import (
+    ALL_BACKENDS,
+    ALL_TRAIN_MODES,
+    CheckpointLayout,
+    Features,
+    FoundationModel,
+    FoundationModelSpec,
+)
 
 #: the first 16 of braindecode.models.biot.BIOT_CHANNEL_ORDER (TCP bipolar montage)
 LAYOUT: tuple[str, ...] = (
     "FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP2-F8", "F8-T8", "T8-P8", "P8-O2", "FP1-F3", "F3-C3",
     "C3-P3", "P3-O1", "FP2-F4", "F4-C4", "C4-P4", "P4-O2",
 )  # fmt: skip
+
+#: The authors' ``pretrained-models/EEG-PREST-16-channels.ckpt`` (ycq091044/BIOT): a plain
+#: ``BIOTEncoder`` state dict (braindecode nests it under ``encoder.``), with the channel
+#: index as a LongTensor parameter where braindecode has a non-persistent buffer.
+OFFICIAL = CheckpointLayout(
+    name="official BIOTEncoder state dict",
+    source="github.com/ycq091044/BIOT pretrained-models/EEG-PREST-16-channels.ckpt",
+    markers=(r"^channel_tokens\.weight$", r"^patch_embedding\.projection\."),
+    rename=((r"^", "encoder."),),
+    drop=((r"^index$", "channel index arange(n_channels); braindecode rebuilds it as a buffer"),),
+)
 
 SPEC = FoundationModelSpec(
     key="biot",
@@ -62,6 +80,8 @@ SPEC = FoundationModelSpec(
     ),
     channel_mode="bipolar",
     normalization="quantile95",
+    license="MIT",
+    checkpoint_layouts=(OFFICIAL,),
 )
 
 

@@ -58,6 +58,7 @@ SPEC = FoundationModelSpec(
         "criss-cross attention over any channel set."
     ),
     channel_mode="any",
+    license="MIT",
 )
 
 

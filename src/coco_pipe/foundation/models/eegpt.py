@@ -28,7 +28,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ALL_BACKENDS, ALL_TRAIN_MODES, FoundationModel, FoundationModelSpec
+from .base import (
+    ALL_BACKENDS,
+    ALL_TRAIN_MODES,
+    CheckpointLayout,
+    FoundationModel,
+    FoundationModelSpec,
+)
 
 #: braindecode.models.eegpt.EEGPT_CHANNELS (channel-embedding rows)
 LAYOUT: tuple[str, ...] = (
@@ -38,6 +44,21 @@ LAYOUT: tuple[str, ...] = (
     "TP8", "P7", "P5", "P3", "P1", "PZ", "P2", "P4", "P6", "P8", "PO7", "PO5", "PO3", "POZ",
     "PO4", "PO6", "PO8", "O1", "OZ", "O2",
 )  # fmt: skip
+
+#: The authors' PyTorch Lightning checkpoint ``eegpt_mcae_58chs_4s_large4E.ckpt`` (LitEEGPT,
+#: BINE022/EEGPT): ``state_dict`` holds the online ``encoder``, its EMA copy
+#: ``target_encoder`` (the one the authors' linear probes load, names equal braindecode's),
+#: the ``predictor`` and the ``reconstructor``.
+OFFICIAL = CheckpointLayout(
+    name="official Lightning checkpoint (LitEEGPT)",
+    source="figshare EEGPT/checkpoint/eegpt_mcae_58chs_4s_large4E.ckpt",
+    markers=(r"^target_encoder\.", r"^predictor\.", r"^reconstructor\."),
+    drop=(
+        (r"^encoder\.", "online encoder of pretraining (downstream uses its EMA copy target_encoder)"),
+        (r"^predictor\.", "pretraining predictor (representation alignment)"),
+        (r"^reconstructor\.", "pretraining reconstructor (masked reconstruction)"),
+    ),
+)
 
 SPEC = FoundationModelSpec(
     key="eegpt",
@@ -68,6 +89,8 @@ SPEC = FoundationModelSpec(
     ),
     channel_mode="subset",
     patch_stride=32,
+    license="Apache-2.0",
+    checkpoint_layouts=(OFFICIAL,),
 )
 
 
@@ -76,6 +99,10 @@ class EEGPT(FoundationModel):
     projection) to return its encoder output."""
 
     spec = SPEC
+    derived_buffers = (
+        ("chans_id", "channel ids of the user's montage (prepare_chan_ids of the channel "
+         "names), rebuilt for these channels, never copied"),
+    )  # fmt: skip
 
     def constructor_kwargs(self, plan) -> dict[str, Any]:
         return {

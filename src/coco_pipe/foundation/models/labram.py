@@ -27,7 +27,14 @@ Examples
 
 from __future__ import annotations
 
-from .base import ALL_BACKENDS, ALL_TRAIN_MODES, Features, FoundationModel, FoundationModelSpec
+from .base import (
+    ALL_BACKENDS,
+    ALL_TRAIN_MODES,
+    CheckpointLayout,
+    Features,
+    FoundationModel,
+    FoundationModelSpec,
+)
 
 #: braindecode.models.labram.LABRAM_CHANNEL_ORDER (position-embedding rows)
 LAYOUT: tuple[str, ...] = (
@@ -42,6 +49,27 @@ LAYOUT: tuple[str, ...] = (
     "CCP4", "CCP5", "CCP6", "CCP7", "CCP8", "T1", "T2", "FTT9h", "TTP7h", "TPP9h", "FTT10h",
     "TPP8h", "TPP10h", "FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP2-F8", "F8-T8", "T8-P8", "P8-O2",
 )  # fmt: skip
+
+#: The authors' ``checkpoints/labram-base.pth`` (935963004/LaBraM): ``{"model": state dict of
+#: NeuralTransformerForMEM}``, the encoder under ``student.`` (modeling_pretrain.py).
+OFFICIAL = CheckpointLayout(
+    name="official labram-base.pth (NeuralTransformerForMEM)",
+    source="github.com/935963004/LaBraM checkpoints/labram-base.pth",
+    markers=(r"^student\.time_embed$", r"^student\.blocks\.0\."),
+    rename=(
+        (r"^student\.pos_embed$", "position_embedding"),
+        (r"^student\.time_embed$", "temporal_embedding"),
+        (r"^student\.patch_embed\.(conv|norm)(\d)\.", r"patch_embed.temporal_conv.\1\2."),
+        (r"^student\.blocks\.(\d+)\.mlp\.fc1\.", r"blocks.\1.mlp.0."),
+        (r"^student\.blocks\.(\d+)\.mlp\.fc2\.", r"blocks.\1.mlp.2."),
+        (r"^student\.", ""),
+    ),
+    drop=(
+        (r"^student\.mask_token$", "masked-patch token of pretraining (masked code prediction)"),
+        (r"^(student\.)?lm_head\.", "pretraining head predicting the tokenizer's codes"),
+        (r"^projection_head\.", "pretraining projection head"),
+    ),
+)
 
 SPEC = FoundationModelSpec(
     key="labram",
@@ -70,18 +98,49 @@ SPEC = FoundationModelSpec(
         "position embeddings indexed by channel name (forward(ch_names=...))."
     ),
     channel_mode="subset",
+    license="MIT",
+    checkpoint_layouts=(OFFICIAL,),
 )
 
 
 class LaBraM(FoundationModel):
-    """LaBraM's quirk: ``forward(x, return_features=True, ch_names=...)`` gives patch
-    tokens and the class token."""
+    """LaBraM's quirks: ``forward(x, return_features=True, ch_names=...)`` gives patch
+    tokens and the class token; a checkpoint's temporal embedding is cut to the window."""
 
     spec = SPEC
 
     def features(self, module, x) -> Features:
         out = module.model(x, return_features=True, ch_names=module.ch_names)
         return out["features"], out["cls_token"], None
+
+    def prepare_checkpoint(self, state, model):
+        """The temporal embedding cut to this window's patches.
+
+        Both implementations add ``temporal_embedding[:, 0:n_patches]`` to the patch
+        tokens (the official ``forward_features``; braindecode's
+        ``_adj_temporal_embedding``), and braindecode allocates ``n_patches + 1`` rows, so
+        a checkpoint pretrained on longer windows (16 rows: 15 s at 200 Hz) loads into a
+        shorter window as its first ``n_patches + 1`` rows. A window with more patches
+        than the checkpoint has rows for is an error naming the longest window.
+        """
+        saved = state.get("temporal_embedding")
+        own = getattr(model, "temporal_embedding", None)
+        if saved is None or own is None or saved.shape[1] == own.shape[1]:
+            return state
+        if saved.ndim != 3 or saved.shape[0] != 1 or saved.shape[2] != own.shape[2]:
+            return state  # another size: reported as a shape mismatch by the loader
+        n_rows, need = int(saved.shape[1]), int(own.shape[1])
+        if need > n_rows:
+            patch, sfreq = self.spec.patch_size, self.spec.sfreq
+            longest = (n_rows - 1) * patch
+            raise ValueError(
+                f"LaBraM: this window has {need - 1} patches of {patch} samples "
+                f"({(need - 1) * patch} samples at {sfreq:g} Hz) but the checkpoint's temporal "
+                f"embedding has {n_rows} rows, so it supports at most {n_rows - 1} patches = "
+                f"{longest} samples at {sfreq:g} Hz ({longest / sfreq:g} s). Crop the windows to at "
+                f"most {longest / sfreq:g} s, or split them into shorter windows."
+            )
+        return {**state, "temporal_embedding": saved[:, :need].clone()}
 
 
 MODEL = LaBraM()

@@ -30,7 +30,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ALL_BACKENDS, ALL_TRAIN_MODES, Features, FoundationModel, FoundationModelSpec
+from .base import (
+    ALL_BACKENDS,
+    ALL_TRAIN_MODES,
+    CheckpointLayout,
+    Features,
+    FoundationModel,
+    FoundationModelSpec,
+)
+
+#: The authors' safetensors (``PulpBio/LUNA`` / ``thorir/LUNA``; the README's download keeps
+#: it as ``Base/LUNA_base.safetensors``): official names, renamed by braindecode's own
+#: ``LUNA.mapping`` inside ``load_state_dict``. timm's ``Mlp(norm_layer=LayerNorm)`` of the
+#: official code has a hidden-layer LayerNorm that braindecode's ``_Mlp`` lacks.
+OFFICIAL = CheckpointLayout(
+    name="authors' LUNA safetensors (BioFoundation models/LUNA.py)",
+    source="huggingface.co/PulpBio/LUNA LUNA_base.safetensors",
+    markers=(r"^cross_attn\.temparature$",),
+    drop=(
+        (r"^(channel_location_embedder\.0|cross_attn\.ffn)\.norm\.",
+         "hidden-layer LayerNorm of the official timm Mlp; braindecode's LUNA has none (its "
+         "forward differs from the official one there)"),
+    ),
+)  # fmt: skip
 
 SPEC = FoundationModelSpec(
     key="luna",
@@ -61,6 +83,9 @@ SPEC = FoundationModelSpec(
     channel_mode="positions",
     hub_filename="LUNA_base.safetensors",
     needs_n_outputs=False,
+    license="CC-BY-ND-4.0",
+    license_forbids_derivatives=True,
+    checkpoint_layouts=(OFFICIAL,),
 )
 
 

@@ -42,6 +42,7 @@ from typing import Any
 from .base import (
     ALL_BACKENDS,
     ALL_TRAIN_MODES,
+    CheckpointLayout,
     Features,
     FoundationModel,
     FoundationModelSpec,
@@ -53,6 +54,16 @@ logger = logging.getLogger(__name__)
 #: ``AdaptationPlan.positions_source`` of positions read from REVE's own bank.
 POSITION_BANK_SOURCE = "reve:position-bank"
 _BUILD_LOCK = threading.Lock()
+
+#: ``brain-bzh/reve-base`` (the authors' transformers ``Reve`` model): names equal braindecode's,
+#: plus the attention-pooling query that braindecode builds only with ``attention_pooling=True``.
+HUB = CheckpointLayout(
+    name="authors' transformers Reve (modeling_reve.py)",
+    source="huggingface.co/brain-bzh/reve-base model.safetensors",
+    markers=(r"^cls_query_token$",),
+    drop=((r"^cls_query_token$", "attention-pooling query; braindecode's REVE builds it only "
+           "with attention_pooling=True (coco-pipe pools itself)"),),
+)  # fmt: skip
 
 SPEC = FoundationModelSpec(
     key="reve",
@@ -83,6 +94,8 @@ SPEC = FoundationModelSpec(
     channel_mode="positions",
     patch_stride=180,
     normalization="zscore_clip",
+    license="unknown (gated repository with the authors' data-usage terms; no licence file read)",
+    checkpoint_layouts=(HUB,),
 )
 
 

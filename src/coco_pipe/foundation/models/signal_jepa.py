@@ -72,6 +72,7 @@ SPEC = FoundationModelSpec(
     ),
     channel_mode="subset",
     needs_n_outputs=False,
+    license="BSD-3-Clause",
 )
 
 

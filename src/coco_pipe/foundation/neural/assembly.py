@@ -119,6 +119,8 @@ class Source:
     display_name: str
     spec: Any
     random_weights: bool
+    load_report: Any = None
+    amplitude: Any = None
 
 
 @dataclass
@@ -238,11 +240,14 @@ def _build_scratch_source(cfg, spec, *, sfreq, n_channels, n_times, n_out, scale
 
 
 def build_source(cfg, *, sfreq: float | None, ch_names, n_channels: int, n_times: int,
-                 n_out: int, scale: float | None, X_train: np.ndarray | None) -> Source:  # fmt: skip
+                 n_out: int, scale: float | None, X_train: np.ndarray | None,
+                 seed: int | None = None, unit: str = "V") -> Source:  # fmt: skip
     """Build the backbone (weights loaded) or the scratch network for windows of
     ``(n_channels, n_times)`` at ``sfreq``.
 
-    ``scale`` is the scratch networks' amplitude factor (None: measured on ``X_train``).
+    ``scale`` is the scratch networks' amplitude factor (None: measured on ``X_train``);
+    ``seed`` the seed the backbone is built under (recorded in its load report); ``unit``
+    the amplitude unit of the windows (foundation backbones convert it to volts).
     """
     spec, scratch = spec_for(cfg.model_key)
     if scratch:
@@ -250,13 +255,19 @@ def build_source(cfg, *, sfreq: float | None, ch_names, n_channels: int, n_times
             cfg, spec, sfreq=sfreq, n_channels=n_channels, n_times=n_times, n_out=n_out,
             scale=scale, X_train=X_train,
         )  # fmt: skip
+    from ...data.units import check_amplitude, warn_if_implausible
     from ..backbones import build_backbone
 
+    amplitude = None
+    if X_train is not None and len(X_train):  # pretrained on a known scale: check the unit
+        amplitude = check_amplitude(X_train, unit)
+        warn_if_implausible(amplitude, f"NeuralDecoder({cfg.model_key})", stacklevel=4)
     bb = build_backbone(
         cfg.model_key, backend=cfg.backend, weights=cfg.weights, revision=cfg.revision,
         pooling=head_pooling(cfg, spec), model_kwargs=dict(cfg.model_kwargs), sfreq=sfreq,
         ch_names=list(ch_names) if ch_names is not None else None,
         n_channels=n_channels, n_times=n_times, trust_remote_code=cfg.trust_remote_code,
+        seed=seed, allow_partial_weights=cfg.allow_partial_weights, unit=unit,
         **_hf_load_options(cfg),
     )  # fmt: skip
     tags = dict(bb.weights.as_tags()) if hasattr(bb.weights, "as_tags") else {}
@@ -266,7 +277,7 @@ def build_source(cfg, *, sfreq: float | None, ch_names, n_channels: int, n_times
         weights_tags={str(k): str(v) for k, v in tags.items()}, weights_digest=bb.weights_digest,
         fingerprint=bb.fingerprint, architecture=type(bb.module).__name__,
         display_name=getattr(bb.spec, "display_name", cfg.model_key), spec=bb.spec,
-        random_weights=random_w,
+        random_weights=random_w, load_report=bb.load_report, amplitude=amplitude,
     )  # fmt: skip
 
 
@@ -335,7 +346,7 @@ def assemble(cfg, source: Source, *, n_out: int, device, base_state: dict | None
     )  # fmt: skip
 
 
-def check_buildable(cfg, info, *, sfreq: float | None, ch_names) -> None:
+def check_buildable(cfg, info, *, sfreq: float | None, ch_names, unit: str = "V") -> None:
     """Raise a clear ``ValueError`` / ``ImportError`` when the network of ``cfg`` cannot be
     built for data described by ``info`` (cheap: no weights are loaded).
 
@@ -384,8 +395,9 @@ def check_buildable(cfg, info, *, sfreq: float | None, ch_names) -> None:
 
     check_pooling(spec, head_pooling(cfg, spec))
     plan_adaptation(
-        spec, sfreq=sfreq, ch_names=ch_names, n_channels=info.n_channels, n_times=info.n_times
-    )
+        spec, sfreq=sfreq, ch_names=ch_names, n_channels=info.n_channels, n_times=info.n_times,
+        unit=unit,
+    )  # fmt: skip
 
 
 def _check_scratch(cfg, spec, info, sfreq: float | None) -> None:

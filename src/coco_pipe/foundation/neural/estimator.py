@@ -75,7 +75,7 @@ class NeuralDecoder(ReportsMixin, PersistenceMixin, ClassifierMixin, BaseEstimat
     backend, weights, revision, input_kind, train_mode, pooling, head, lora, quantization, \
 device, checkpoints, optim, early_stopping_patience, validation_fraction, \
 precompute_embeddings, cache_embeddings, cache_dir, seed, model_kwargs, trust_remote_code, \
-scratch_sfreq, divergence_patience
+allow_partial_weights, scratch_sfreq, divergence_patience
         The fields of :class:`~coco_pipe.decoding.configs.NeuralFineTuneConfig`, with its
         defaults (``weights`` / ``train_mode`` None: the config's default for the model
         kind; ``model_kwargs`` None: no extra arguments). Sub-configs may also be dicts.
@@ -86,7 +86,10 @@ scratch_sfreq, divergence_patience
     task : {"classification", "regression"}
         Cross-entropy on classes, or MSE on standardised targets.
     random_state : int, optional
-        Seed used when ``seed`` is None (0 when both are None).
+        Seed used when ``seed`` is None (0 when both are None); the backbone (random-init
+        weights included), the head and training all run under it.
+    unit : str
+        Amplitude unit of the windows: ``"V"`` (default), ``"mV"``, ``"uV"``, ``"nV"``.
     quiet : bool
         No progress bar (it is also off when stderr is not a terminal).
     epoch_callback : callable, optional
@@ -143,6 +146,7 @@ scratch_sfreq, divergence_patience
         seed: int | None = None,
         model_kwargs: dict[str, Any] | None = None,
         trust_remote_code: bool = False,
+        allow_partial_weights: bool = False,
         scratch_sfreq: float | None = None,
         divergence_patience: int = 10,
         sfreq: float | None = None,
@@ -151,6 +155,7 @@ scratch_sfreq, divergence_patience
         random_state: int | None = None,
         quiet: bool = False,
         epoch_callback=None,
+        unit: str = "V",
     ):
         self.model_key = model_key
         self.backend = backend
@@ -173,6 +178,7 @@ scratch_sfreq, divergence_patience
         self.seed = seed
         self.model_kwargs = model_kwargs
         self.trust_remote_code = trust_remote_code
+        self.allow_partial_weights = allow_partial_weights
         self.scratch_sfreq = scratch_sfreq
         self.divergence_patience = divergence_patience
         self.sfreq = sfreq
@@ -181,6 +187,7 @@ scratch_sfreq, divergence_patience
         self.random_state = random_state
         self.quiet = quiet
         self.epoch_callback = epoch_callback
+        self.unit = unit
 
     # ----------------------------------------------------------------- parameters
 
@@ -250,7 +257,9 @@ scratch_sfreq, divergence_patience
         """
         sfreq = info.sfreq if info.sfreq is not None else self.sfreq
         ch_names = info.ch_names if info.ch_names is not None else self.ch_names
-        check_buildable(self._validated_config(), info, sfreq=sfreq, ch_names=ch_names)
+        check_buildable(
+            self._validated_config(), info, sfreq=sfreq, ch_names=ch_names, unit=self.unit
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -350,7 +359,7 @@ scratch_sfreq, divergence_patience
             ch_names=ch_names, task=self.task,
             classes=tuple(classes.tolist()) if classes is not None else None,
         )  # fmt: skip
-        check_buildable(cfg, info, sfreq=sfreq, ch_names=ch_names)
+        check_buildable(cfg, info, sfreq=sfreq, ch_names=ch_names, unit=self.unit)
         if ch_names is not None and len(ch_names) != X.shape[1]:
             raise ValueError(f"ch_names has {len(ch_names)} names but X has {X.shape[1]} channels")
         seed = self._seed_for(cfg)
@@ -379,6 +388,7 @@ scratch_sfreq, divergence_patience
             source = build_source(
                 cfg, sfreq=sfreq, ch_names=ch_names, n_channels=X.shape[1], n_times=X.shape[2],
                 n_out=n_out, scale=None, X_train=X[train_idx] if not nonfinite.all() else X,
+                seed=seed, unit=self.unit,
             )  # fmt: skip
             asm = assemble(cfg, source, n_out=n_out, device=placement.device)
             network = asm.network

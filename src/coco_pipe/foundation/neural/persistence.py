@@ -132,6 +132,7 @@ class PersistenceMixin:
             "classes_dtype": str(classes.dtype) if classes is not None else None,
             "sfreq": self.sfreq_,
             "ch_names": list(self.ch_names_) if self.ch_names_ is not None else None,
+            "unit": self.unit,
             "n_channels": self.n_channels_in_,
             "n_times": self.n_times_in_,
             "n_outputs": self.n_outputs_,
@@ -235,7 +236,7 @@ class PersistenceMixin:
                 tensors[key] = load_file(str(directory / name))
         ch_names = tuple(meta["ch_names"]) if meta["ch_names"] else None
         est = cls(sfreq=meta["sfreq"], ch_names=ch_names, task=meta["task"],
-                  random_state=meta["random_state"], quiet=True,
+                  random_state=meta["random_state"], quiet=True, unit=meta.get("unit", "V"),
                   **{name: getattr(cfg, name) for name in cls._config_fields()})  # fmt: skip
         est.config_ = cfg
         est.sfreq_, est.ch_names_ = meta["sfreq"], ch_names
@@ -271,6 +272,7 @@ class PersistenceMixin:
                 cfg, sfreq=meta["sfreq"], ch_names=meta["ch_names"], n_channels=meta["n_channels"],
                 n_times=meta["n_times"], n_out=meta["n_outputs"],
                 scale=scale if scale is not None else 1.0, X_train=None,
+                seed=int(meta["seed"]), unit=meta.get("unit", "V"),
             )  # fmt: skip
             if (
                 not source.scratch and "base_model" not in tensors and meta.get("weights_digest")

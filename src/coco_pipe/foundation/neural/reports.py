@@ -49,6 +49,15 @@ class NeuralTrainable(Protocol):
         ...
 
 
+def _load_summary(src) -> dict[str, Any] | None:
+    """Counts and layout of the backbone's load report (model card)."""
+    report = getattr(src, "load_report", None)
+    if report is None:
+        return None
+    return {"layout": report.layout, "n_loaded": report.n_loaded, "n_fresh": report.n_fresh,
+            "n_ignored": report.n_ignored, "seed": report.seed}  # fmt: skip
+
+
 class ReportsMixin:
     """The :class:`NeuralTrainable` getters and ``tracking_report`` of NeuralDecoder."""
 
@@ -96,6 +105,8 @@ class ReportsMixin:
             "trainable_fraction": (trainable / total) if total else None,
             "weights": dict(src.weights_tags) if src else {"weights": cfg.weights},
             "weights_digest": src.weights_digest if src else None,
+            "weights_load": _load_summary(src),
+            "license": None if (src is None or src.scratch) else src.spec.license,
             "input_shape": {
                 "n_channels": getattr(self, "n_channels_in_", None),
                 "n_times": getattr(self, "n_times_in_", None),
@@ -169,6 +180,9 @@ class ReportsMixin:
             except Exception as err:  # a plot never fails a fold
                 logger.warning("learning-curve plot failed: %s", err)
         artifacts.append(("model_card", write_json(workdir / "model_card.json", card)))
+        report = getattr(self._source, "load_report", None)
+        if report is not None:
+            artifacts.append(("weights", report.write(workdir / "load_report.json")))
         artifacts.append(("diagnostics", write_json(workdir / "failure_diagnostics.json", diag)))
         if not self.failed_ and cfg.checkpoints.save != "none":
             kind = "adapter" if cfg.train_mode in ("lora", "qlora") else "checkpoints"
@@ -220,6 +234,10 @@ class ReportsMixin:
         }  # fmt: skip
         for key, value in src.adapter.as_params().items():
             params[key if key.startswith("adapt.") else f"adapt.{key}"] = value
+        if src.load_report is not None:
+            params.update(src.load_report.as_params())
+        if src.amplitude is not None:
+            params.update(src.amplitude.as_params())
         if cfg.train_mode in ("lora", "qlora"):
             params["neural.lora_layers"] = len(self._lora_layers)
         if cfg.train_mode == "qlora":
@@ -241,6 +259,10 @@ class ReportsMixin:
         report.tags = dict(src.weights_tags)
         if src.random_weights:
             report.tags["weights"] = "random-init"
+        if src.amplitude is not None:
+            report.tags.update(src.amplitude.as_tags())
+        if card["license"] is not None:
+            report.tags["backbone.license"] = card["license"]
         if self.failed_:
             report.failed = True
             report.failure_reason = self.failure_reason_

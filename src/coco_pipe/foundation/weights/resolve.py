@@ -136,7 +136,7 @@ def resolve_weights(
 
     path = Path(weights).expanduser()
     if path.exists():
-        return _resolve_path(path, hub_filename)
+        return _resolve_path(path, hub_filename, getattr(spec, "checkpoint_layouts", ()))
     if looks_like_path(weights):
         raise FileNotFoundError(
             f"weights path {weights!r} does not exist (resolved to {str(path.absolute())!r}); "
@@ -151,10 +151,15 @@ def resolve_weights(
     )
 
 
-def _resolve_path(path: Path, hub_filename: str | None) -> WeightsSource:
+def _resolve_path(path: Path, hub_filename: str | None, layouts=()) -> WeightsSource:
     path = path.resolve()
     if path.is_dir():
-        weight_file = _pick_weight_file(path, hub_filename)
+        release = [lay for lay in layouts if lay.files]
+        if not any((path / name).is_file() for name in _dir_names(hub_filename)) and any(
+            all((path / rel).is_file() for rel, _ in lay.files) for lay in release
+        ):
+            return WeightsSource("local_dir", str(path), None, str(path))  # read as a release
+        weight_file = _pick_weight_file(path, hub_filename, release)
         return WeightsSource("local_dir", str(path), None, str(weight_file))
     if not path.name.lower().endswith(WEIGHT_SUFFIXES + (".index.json",)):
         raise ValueError(
@@ -164,11 +169,25 @@ def _resolve_path(path: Path, hub_filename: str | None) -> WeightsSource:
     return WeightsSource("file", str(path), None, str(path))
 
 
-def _pick_weight_file(directory: Path, hub_filename: str | None) -> Path:
-    names = ([hub_filename] if hub_filename else []) + list(DIR_WEIGHT_FILES)
+def _dir_names(hub_filename: str | None) -> list[str]:
+    return ([hub_filename] if hub_filename else []) + list(DIR_WEIGHT_FILES)
+
+
+def _pick_weight_file(directory: Path, hub_filename: str | None, release=()) -> Path:
+    names = _dir_names(hub_filename)
     for name in names:
         if (directory / name).is_file():
             return directory / name
+    if hub_filename:  # a release folder keeping each size in a subfolder (LUNA's Base/)
+        below = sorted(p for p in directory.glob(f"*/{hub_filename}") if p.is_file())
+        if len(below) == 1:
+            return below[0]
+        if len(below) > 1:
+            raise ValueError(
+                f"checkpoint directory {str(directory)!r} holds {hub_filename!r} in several "
+                f"subfolders {[str(p.relative_to(directory)) for p in below]}; pass the path of "
+                "the one to load"
+            )
     found = sorted(
         p.name
         for p in directory.iterdir()
@@ -176,14 +195,18 @@ def _pick_weight_file(directory: Path, hub_filename: str | None) -> Path:
     )
     if len(found) == 1:
         return directory / found[0]
+    releases = "; ".join(
+        f"{lay.name}: {' + '.join(rel for rel, _ in lay.files)}" for lay in release
+    )
+    also = f", or the files of a release ({releases})" if releases else ""
     if not found:
         raise FileNotFoundError(
             f"checkpoint directory {str(directory)!r} holds no weight file; expected one of "
-            f"{', '.join(names)} or a single file ending in {', '.join(WEIGHT_SUFFIXES)}"
+            f"{', '.join(names)} or a single file ending in {', '.join(WEIGHT_SUFFIXES)}{also}"
         )
     raise ValueError(
         f"checkpoint directory {str(directory)!r} holds several weight files {found}; "
-        "pass the path of the one to load"
+        f"pass the path of the one to load{also}"
     )
 
 
