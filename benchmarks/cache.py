@@ -18,7 +18,7 @@ Two levels:
 ``--level experiment`` (the public API)
     ``coco_pipe.decoding.Experiment`` with two ``FrozenBackboneDecoderConfig`` models
     (``cbramod``, random weights, small size) under group 5-fold CV, tracked in a
-    SQLite MLflow store; forwards are read from ``embedder.FORWARD_COUNTER``.
+    SQLite MLflow store; forwards are counted by wrapping the backbone module's ``forward``.
 
 The weights are RANDOM (no hub is reachable here): the decoding scores mean nothing,
 only the timings and counts do.
@@ -80,8 +80,7 @@ def _bench_cache(args) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from coco_pipe.foundation import cache as cache_mod
-    from coco_pipe.foundation.cache import EmbeddingCache, fingerprint_of
+    from coco_pipe.foundation.cache import EmbeddingCache, clear_shard_memory, fingerprint_of
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -152,12 +151,12 @@ def _bench_cache(args) -> dict:
         root = base / f"repeat-{r}"
         t, n_off, s_off = experiment(forward)
         times["off"].append(t)
-        cache_mod._SHARD_MEMORY.clear()
+        clear_shard_memory()
         hits_misses.clear()
         t, n_cold, s_cold = experiment(cached(root))
         times["cold"].append(t)
         stats_cold = dict(hits_misses)
-        cache_mod._SHARD_MEMORY.clear()  # a second run starts a new process: nothing in memory
+        clear_shard_memory()  # a second run starts a new process: nothing in memory
         hits_misses.clear()
         t, n_warm, s_warm = experiment(cached(root))
         times["warm"].append(t)
@@ -197,8 +196,18 @@ def _bench_experiment(args) -> dict:
         FrozenBackboneDecoderConfig,
         TrackingConfig,
     )
-    from coco_pipe.foundation import cache as cache_mod
-    from coco_pipe.foundation import embedder as embedder_mod
+    from coco_pipe.foundation.architecture import FoundationBackboneModule
+    from coco_pipe.foundation.cache import EmbeddingCache, clear_shard_memory
+
+    forwarded = [0]
+    real_forward = FoundationBackboneModule.forward
+
+    def counting_forward(self, x):  # embed() runs in inference mode; build probes do not
+        if torch.is_inference_mode_enabled():
+            forwarded[0] += int(x.shape[0])
+        return real_forward(self, x)
+
+    FoundationBackboneModule.forward = counting_forward
 
     torch.set_num_threads(args.threads)
     epochs = _data(args.subjects, args.epochs_per_class, 200.0, 4.0, epochs=True)
@@ -241,14 +250,14 @@ def _bench_experiment(args) -> dict:
         )
 
     def run(use_cache: bool, tag: str, root: str) -> tuple[tuple[float, float], int]:
-        embedder_mod.FORWARD_COUNTER.clear()
-        cache_mod._SHARD_MEMORY.clear()
+        forwarded[0] = 0
+        clear_shard_memory()
         t0, c0 = time.perf_counter(), time.process_time()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # random-init warnings, once per model: known
             Experiment(config(use_cache, tag, root)).run(epochs)
         elapsed = (time.perf_counter() - t0, time.process_time() - c0)
-        return elapsed, int(sum(embedder_mod.FORWARD_COUNTER.values()))
+        return elapsed, forwarded[0]
 
     # one untimed run (its own throwaway cache) builds the backbone memo, the MLflow store and
     # the imports, so that no timed mode pays for them
@@ -269,7 +278,7 @@ def _bench_experiment(args) -> dict:
         "times": times,
         "forwards": (n_off, n_cold, n_warm),
         "root": root,
-        "cache_bytes": cache_mod.EmbeddingCache(root).total_bytes(),
+        "cache_bytes": EmbeddingCache(root).total_bytes(),
     }
 
 

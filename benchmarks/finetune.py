@@ -71,6 +71,14 @@ def _cfg(mode: str, args, **kw):
     return NeuralFineTuneConfig(**base)
 
 
+def _decoder(cfg):
+    from coco_pipe.decoding.builders import neural_decoder_params
+    from coco_pipe.foundation.neural import NeuralDecoder
+
+    return NeuralDecoder(**neural_decoder_params(cfg), sfreq=SFREQ, ch_names=CHS, random_state=0,
+                         quiet=True)  # fmt: skip
+
+
 def _sync(device: str) -> None:
     import torch
 
@@ -96,10 +104,10 @@ def loop_overhead(args) -> dict:
 def _one_pair(mode: str, args, X, y) -> tuple[float, float]:
     import torch
 
-    from coco_pipe.foundation.neural import NeuralDecoder
-    from coco_pipe.foundation.training import batch_slices, make_scheduler
+    from coco_pipe.foundation.optimization import make_scheduler
+    from coco_pipe.foundation.training import batch_slices
 
-    est = NeuralDecoder(_cfg(mode, args), sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True)
+    est = _decoder(_cfg(mode, args))
     est.fit(X, y)
     ours = statistics.median(h["train_seconds"] for h in est.history_[1:])
     n_train = est.n_train_
@@ -143,27 +151,22 @@ def _fresh_network(est, mode: str, args):
     """The same architecture as ``est.network_`` with the same initial weights."""
     import torch
 
-    from coco_pipe.foundation.neural import NeuralDecoder
+    from coco_pipe.foundation.neural.assembly import assemble, build_source
 
-    twin = NeuralDecoder(_cfg(mode, args), sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True)
-    cfg = twin._cfg()
+    cfg = _cfg(mode, args)
     torch.manual_seed(0)
-    source = twin._build_source(cfg, n_channels=len(CHS), n_times=est.n_times_in_, n_out=2, scale=None,
-                                X_train=None)  # fmt: skip
-    net, _ = twin._assemble(cfg, source, n_out=2, seed=0, device=torch.device(est.device_))
-    return net
+    source = build_source(cfg, sfreq=SFREQ, ch_names=CHS, n_channels=len(CHS),
+                          n_times=est.n_times_in_, n_out=2, scale=None, X_train=None)  # fmt: skip
+    return assemble(cfg, source, n_out=2, device=torch.device(est.device_)).network
 
 
 def frozen_cache(args) -> dict:
-    """Frozen head on cached embeddings vs through the backbone every epoch."""
-    from coco_pipe.foundation.neural import NeuralDecoder
-
+    """Frozen head on precomputed embeddings vs through the backbone every epoch."""
     X, y = _data(args.n_per_class)
     out = {}
     for cached in (True, False):
         t0 = time.perf_counter()
-        est = NeuralDecoder(_cfg("frozen", args, cache_embeddings=cached), sfreq=SFREQ, ch_names=CHS,
-                            random_state=0, quiet=True).fit(X, y)  # fmt: skip
+        est = _decoder(_cfg("frozen", args, precompute_embeddings=cached)).fit(X, y)
         out["on_cache" if cached else "through_backbone"] = {
             "epoch_s": statistics.median(h["train_seconds"] for h in est.history_[1:]),
             "fit_s": time.perf_counter() - t0,
@@ -186,12 +189,9 @@ def memory_child(mode: str, args) -> dict:
     """Run in a fresh process: fit one mode and report its peak memory."""
     import torch
 
-    from coco_pipe.foundation.neural import NeuralDecoder
-
     torch.set_num_threads(args.threads)
     X, y = _data(args.n_per_class)
-    est = NeuralDecoder(_cfg(mode, args, checkpoints={"save": "none"}), sfreq=SFREQ, ch_names=CHS,
-                        random_state=0, quiet=True)  # fmt: skip
+    est = _decoder(_cfg(mode, args, checkpoints={"save": "none"}))
     cuda = args.device != "cpu" and torch.cuda.is_available()
     import bitsandbytes  # noqa: F401 - imported before the baseline in every mode
     import peft  # noqa: F401

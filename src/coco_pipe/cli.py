@@ -37,10 +37,11 @@ def apply_smoke(cfg):
     from .decoding.configs import DataConfig
 
     data = cfg.data or DataConfig()
-    params = dict(data.params)
-    params["n_subjects"] = min(int(params.get("n_subjects", 4)), 4)
-    params["n_epochs_per_class"] = min(int(params.get("n_epochs_per_class", 12)), 12)
-    data = data.model_copy(update={"params": params})
+    if data.source == "synthetic":
+        params = dict(data.params)
+        params["n_subjects"] = min(int(params.get("n_subjects", 4)), 4)
+        params["n_epochs_per_class"] = min(int(params.get("n_epochs_per_class", 12)), 12)
+        data = data.model_copy(update={"params": params})
     n_splits = min(cfg.cv.n_splits, 2)
     models = {}
     for name, m in cfg.models.items():
@@ -84,6 +85,12 @@ def load_data(cfg) -> tuple[Any, Any, pd.DataFrame | None, dict[str, Any]]:
         epochs = make_motor_imagery(**data.params, return_epochs=True)
         y = epochs.metadata[data.y_column].to_numpy() if data.y_column else None
         return epochs, y, epochs.metadata, {}
+    if data.source in ("moabb", "bids", "raw"):
+        loaded = load_recordings(data)
+        kwargs = loaded.run_kwargs()
+        y = loaded.metadata[data.y_column].to_numpy() if data.y_column else kwargs["y"]
+        return kwargs["X"], y, kwargs["sample_metadata"], {
+            "sfreq": kwargs["sfreq"], "ch_names": kwargs["ch_names"]}
     path = Path(data.path)
     if not path.exists():
         raise FileNotFoundError(f"data.path {str(path)!r} does not exist")
@@ -104,10 +111,41 @@ def load_data(cfg) -> tuple[Any, Any, pd.DataFrame | None, dict[str, Any]]:
     return arrays["X"], y, meta, extra
 
 
+def load_recordings(data):
+    """The ``moabb`` / ``bids`` / ``raw`` sources of a :class:`DataConfig` through the
+    loaders of :mod:`coco_pipe.datasets` (an :class:`~coco_pipe.datasets.EpochArrays`)."""
+    from . import datasets
+
+    epoching = data.epoching.model_dump()
+    if data.source == "moabb":
+        return datasets.load_moabb(
+            unit=epoching["unit"], scale=epoching["scale"], **data.moabb.model_dump()
+        )
+    if data.source == "bids" and not Path(data.path).exists():
+        raise FileNotFoundError(f"data.path {data.path!r} (the BIDS root) does not exist")
+    if data.source == "bids":
+        section = data.bids.model_dump() if data.bids else {}
+        return datasets.load_bids(data.path, **section, **epoching)
+    section = data.raw.model_dump() if data.raw else {}
+    return datasets.load_raw(data.path, **section, **epoching)
+
+
+def with_data_path(cfg, path: str | None):
+    """``cfg`` with ``data.path`` replaced (the ``--data-path`` option / MLproject
+    parameter ``data_path``); an empty path leaves it as it is."""
+    if not path:
+        return cfg
+    if cfg.data is None or cfg.data.source == "synthetic":
+        raise ValueError("--data-path needs a config whose data.source reads files "
+                         "(epochs, arrays, bids or raw)")
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update={"path": path})})
+
+
 def cmd_run(args) -> int:
     from .decoding import Experiment, ExperimentConfig
 
     cfg = ExperimentConfig.from_yaml(args.config)
+    cfg = with_data_path(cfg, args.data_path)
     if _truthy(args.smoke):
         cfg = apply_smoke(cfg)
     if args.tracking_uri:
@@ -204,12 +242,12 @@ def cmd_models(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .foundation import cache
+    from .foundation.cache.commands import cache_info_command, cache_prune_command
 
     if args.cache_command == "info":
-        print(cache.cache_info_command(args.dir))
+        print(cache_info_command(args.dir))
     else:
-        print(cache.cache_prune_command(args.dir, args.fingerprint, args.older_than_days))
+        print(cache_prune_command(args.dir, args.fingerprint, args.older_than_days))
     return 0
 
 
@@ -244,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="Experiment config YAML (e.g. projects/quickstart/config.yaml).")
     p.add_argument("--smoke", nargs="?", const="true", default="false", help="Shrink for a quick check.")
     p.add_argument("--tracking-uri", default=None, help="Override tracking.tracking_uri.")
+    p.add_argument("--data-path", default=None,
+                   help="Override data.path (e.g. the folder of raw recordings).")
     p.add_argument("--quiet", action="store_true", help="No progress bars or fold lines.")
     p.add_argument("--resume", nargs="?", const="true", default=None, metavar="RUN_ID",
                    help="Continue the most recent unfinished run of this config and data (or the "

@@ -42,11 +42,11 @@ def test_labels_groups_and_shape_enter_the_fingerprint():
 
 
 def test_fingerprint_reads_a_memmap_in_chunks(tmp_path, monkeypatch):
-    import coco_pipe.data.inputs as inputs
+    import coco_pipe.data.chunks as chunks
 
     base = _data()
     path = tmp_path / "x.npy"
     np.save(path, base.X)
     mm = np.load(path, mmap_mode="r")
-    monkeypatch.setattr(inputs, "CHUNK_BYTES", 1000)  # many chunks
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 1000)  # many chunks
     assert data_fingerprint(_data(X=mm)) == data_fingerprint(base)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from coco_pipe.data import as_windows, validate_inputs
-from coco_pipe.data.inputs import non_finite_windows, window_chunks
+from coco_pipe.data.chunks import window_chunks
+from coco_pipe.data.inputs import non_finite_windows
 
 
 def _xy(n=8, ch=3, t=16, seed=0):
@@ -65,9 +66,9 @@ def test_boolean_x_is_refused():
 
 
 def test_non_finite_windows_found_in_every_chunk(monkeypatch):
-    import coco_pipe.data.inputs as inputs
+    import coco_pipe.data.chunks as chunks
 
-    monkeypatch.setattr(inputs, "CHUNK_BYTES", 3 * 16 * 8)  # one window per chunk
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 3 * 16 * 8)  # one window per chunk
     X, y = _xy(n=8)
     X[2, 0, 0] = np.nan
     X[7, 2, 15] = np.inf
@@ -92,3 +93,42 @@ def test_shape_and_label_errors_name_the_field(kwargs, match):
     args = {"y": y, **kwargs}
     with pytest.raises(ValueError, match=match):
         validate_inputs(X, args.pop("y"), **args)
+
+
+def _peak_bytes(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_validation_makes_no_full_size_copy(tmp_path, monkeypatch):
+    """A float64 array (in memory or a .npy path) is checked a chunk at a time: no float32
+    copy of X, no full-size mask; reads are cast when made."""
+    import coco_pipe.data.chunks as chunks
+    from coco_pipe.data import MemmapSource, WindowSource, data_fingerprint
+
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 2**20)
+    X = np.random.default_rng(0).normal(size=(400, 8, 1000))  # 25.6 MB (12.8 MB as float32)
+    y = np.tile([0, 1], 200)
+    np.save(tmp_path / "x.npy", X)
+    data_fingerprint(validate_inputs(X[:4], y[:4]))  # first-call imports are not the data's
+    for given in (X, str(tmp_path / "x.npy")):
+        out: dict = {}
+        peak = _peak_bytes(lambda g=given, o=out: o.update(d=validate_inputs(g, y)))
+        data = out["d"]
+        assert peak < 6 * 2**20, f"validation of {type(given).__name__} peaked at {peak} bytes"
+        assert isinstance(data.X, WindowSource) and data.X.dtype == np.float32
+        assert _peak_bytes(lambda d=data: data_fingerprint(d)) < 6 * 2**20
+    assert isinstance(data.X, MemmapSource)
+    np.testing.assert_array_equal(data.X[[3, 399]], X[[3, 399]].astype(np.float32))
+
+
+def test_in_memory_float32_stays_the_given_array():
+    X, y = _xy()
+    X = X.astype(np.float32)
+    assert validate_inputs(X, y).X is X

@@ -62,11 +62,9 @@ def test_all_eight_models_embed_in_grouped_cv(short_epochs, tracking_uri):
     assert len(res.get_predictions()) == 8 * len(y)
 
 
-def test_cache_counter_once_per_window_then_zero(short_epochs, tracking_uri, tmp_path):
+def test_cache_counter_once_per_window_then_zero(short_epochs, tracking_uri, tmp_path, forward_counter):
     """5 folds x 2 heads on one backbone: cold runs the backbone once per unique window,
     warm zero times; without the cache once per window per fold per head."""
-    from coco_pipe.foundation.embedder import FORWARD_COUNTER
-
     X, y, meta, info = short_epochs
 
     def cfg(cache: bool):
@@ -84,9 +82,9 @@ def test_cache_counter_once_per_window_then_zero(short_epochs, tracking_uri, tmp
         )
 
     def forwarded(config):
-        before = sum(FORWARD_COUNTER.values())
+        before = forward_counter.total()
         res = Experiment(config).run(X, y, meta, sfreq=info["sfreq"], ch_names=info["ch_names"])
-        return sum(FORWARD_COUNTER.values()) - before, res
+        return forward_counter.total() - before, res
 
     n = len(y)
     cold, res_cold = forwarded(cfg(True))

@@ -346,7 +346,7 @@ def test_median_pruner_stops_bad_neural_trials():
 
 
 # ---------------------------------------------------------------------------------------------
-# two worker processes on one SQLite study
+# two worker processes on one study: SQLite, and PostgreSQL (a real server, tests/servers.py)
 # ---------------------------------------------------------------------------------------------
 _WORKER = textwrap.dedent(
     """
@@ -378,11 +378,15 @@ _WORKER = textwrap.dedent(
 )
 
 
-def test_two_workers_share_one_sqlite_study(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.server)])
+def test_two_workers_share_one_study(tmp_path, request, backend):
     import optuna
 
     n_trials = 8
-    storage = f"sqlite:///{tmp_path}/optuna.db"
+    if backend == "sqlite":
+        storage = f"sqlite:///{tmp_path}/optuna.db"
+    else:
+        storage = request.getfixturevalue("postgres").create_database("two_workers")
     a, b = str(tmp_path / "ready-a"), str(tmp_path / "ready-b")
     procs = [
         subprocess.Popen(

@@ -140,7 +140,7 @@ def test_pretrained_offline_without_cache_fails_before_building(monkeypatch, tmp
     def must_not_build(*a, **k):
         raise AssertionError("model built before the weights were resolved")
 
-    monkeypatch.setattr(backbones, "_build_model", must_not_build)
+    monkeypatch.setattr(backbones, "build_model", must_not_build)
     with pytest.raises(Exception, match="braindecode/labram-pretrained") as err:
         _build("labram", weights="pretrained")
     assert "random" in str(err.value)
@@ -154,7 +154,7 @@ def test_unknown_model_key_lists_known_models():
 
 
 def test_unsupported_pooling_is_refused_before_building(monkeypatch):
-    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("built"))
+    monkeypatch.setattr(backbones, "build_model", lambda *a, **k: pytest.fail("built"))
     with pytest.raises(ValueError, match=r"pooling='cls' is not supported by CBraMod.*class token"):
         _build("cbramod", pooling="cls")
     with pytest.raises(ValueError, match="pooling must be one of"):

@@ -1,8 +1,9 @@
 """Tests of the content-addressed embedding cache (coco_pipe.foundation.cache).
 
 Compute functions are pure numpy with a call counter; no torch is needed. Subprocess
-tests load cache.py by file path so that a child process does not pay for importing the
-whole package (the module depends on numpy, pandas and filelock only).
+tests import the cache package with light stand-ins for its parent packages, so that a
+child process does not pay for importing the whole of coco-pipe (the cache depends on
+numpy, pandas and filelock only).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coco_pipe.foundation import cache as cache_mod
+import coco_pipe
 from coco_pipe.foundation.cache import (
     CacheStats,
     EmbeddingCache,
@@ -30,8 +31,9 @@ from coco_pipe.foundation.cache import (
     fingerprint_of,
     window_digests,
 )
+from coco_pipe.foundation.cache import index as cache_index
 
-CACHE_PY = Path(cache_mod.__file__).resolve()
+SRC_ROOT = str(Path(coco_pipe.__path__[0]).parent)
 DIM = 6
 
 
@@ -273,12 +275,14 @@ def test_damaged_shard_warns_and_recomputes(tmp_path, damage):
 
 # ------------------------------------------------------------------ killed writer
 _CHILD_PRELUDE = """
-import importlib.util, sys, time
+import sys, time, types
 import numpy as np
-spec = importlib.util.spec_from_file_location("coco_cache_child", {cache_py!r})
-cache_mod = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = cache_mod
-spec.loader.exec_module(cache_mod)
+sys.path.insert(0, {src!r})
+for name in ("coco_pipe", "coco_pipe.foundation"):  # stand-ins: skip the packages' __init__
+    m = types.ModuleType(name); m.__path__ = [{src!r} + "/" + name.replace(".", "/")]
+    sys.modules[name] = m
+import coco_pipe.foundation.cache as cache_mod
+import coco_pipe.foundation.cache.store as cache_store
 DIM = {dim}
 def embed(windows):
     w = np.asarray(windows, dtype=np.float64).reshape(len(windows), -1)
@@ -292,7 +296,7 @@ def _child(tmp_path, body: str, data: np.ndarray, name: str) -> list[str]:
     path = tmp_path / f"{name}.npy"
     np.save(path, data)
     script = _CHILD_PRELUDE.format(
-        cache_py=str(CACHE_PY), dim=DIM, data=str(path)
+        src=SRC_ROOT, dim=DIM, data=str(path)
     ) + textwrap.dedent(body)
     return [sys.executable, "-c", script]
 
@@ -319,7 +323,7 @@ def test_writer_killed_mid_write_leaves_a_readable_cache(tmp_path):
     # the child fills 3-window shards slowly; its 5th shard write stalls half-way (as
     # if the process were killed while writing), and the parent kills it right there
     body = f"""
-    real_write = cache_mod._atomic_write_bytes
+    real_write = cache_store.atomic_write_bytes
     n = [0]
     def stalling_write(path, payload):
         n[0] += 1
@@ -329,7 +333,7 @@ def test_writer_killed_mid_write_leaves_a_readable_cache(tmp_path):
                 fh.write(payload[: len(payload) // 2]); fh.flush()
             time.sleep(600)
         real_write(path, payload)
-    cache_mod._atomic_write_bytes = stalling_write
+    cache_store.atomic_write_bytes = stalling_write
     cache = cache_mod.EmbeddingCache({str(root)!r}, shard_rows=3)
     cache.get_or_compute(X, {FP!r}, embed)
     """
@@ -474,7 +478,7 @@ def test_info_manifest_export(tmp_path):
 
 def test_prune_by_fingerprint_and_age(tmp_path, monkeypatch):
     clock = [1_000_000.0]
-    monkeypatch.setattr(cache_mod, "_now", lambda: clock[0])
+    monkeypatch.setattr(cache_index, "now", lambda: clock[0])
     cache = EmbeddingCache(tmp_path, shard_rows=5)
     X = _data(20)
     other = fingerprint_of({**FP_INFO, "weights": "sha256:abc"})

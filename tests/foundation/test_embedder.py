@@ -12,11 +12,7 @@ from sklearn.pipeline import Pipeline
 from coco_pipe.data import DataInfo
 from coco_pipe.decoding.configs import FoundationEmbeddingModelConfig
 from coco_pipe.foundation import backbones
-from coco_pipe.foundation.embedder import (
-    FORWARD_COUNTER,
-    BackboneEmbedder,
-    clear_backbone_memo,
-)
+from coco_pipe.foundation.embedder import BackboneEmbedder, clear_backbone_memo
 from coco_pipe.foundation.specs import ESTIMATOR_SPECS
 
 NAMES = (
@@ -99,27 +95,28 @@ def test_clones_reuse_one_built_backbone(monkeypatch):
     assert len(calls) == 2
 
 
-def test_forward_counter_and_cache_forward_each_window_once(tmp_path):
+def test_cache_forwards_each_window_once(tmp_path, forward_counter):
     X, y = _data(8)
     emb = _embedder("cbramod", cache_embeddings=True, cache_dir=str(tmp_path / "cache"))
     Z1 = emb.fit_transform(X[:5], y[:5])
-    fp = emb.fingerprint_
-    assert FORWARD_COUNTER[fp] == 5
+    module = emb.backbone_.module
+    assert forward_counter.of(module) == 5
     report = emb.tracking_report(tmp_path)
     assert report.metrics == {"cache.hits": 0.0, "cache.misses": 5.0}
     fold2 = clone(emb)
     Z2 = fold2.fit_transform(X, y)  # 5 cached + 3 new
-    assert FORWARD_COUNTER[fp] == 8
+    assert fold2.backbone_.module is module  # the clone shares the memoised backbone
+    assert forward_counter.of(module) == 8
     np.testing.assert_array_equal(Z2[:5], Z1)
     assert fold2.tracking_report(tmp_path).metrics == {"cache.hits": 5.0, "cache.misses": 3.0}
     assert fold2.tracking_report(tmp_path).parent_metrics["cache.hits"] == 5.0
     # without the cache every transform forwards again
     plain = _embedder("cbramod")
     plain.fit(X, y)
-    before = FORWARD_COUNTER[plain.fingerprint_]
+    before = forward_counter.of(plain.backbone_.module)
     plain.transform(X)
     plain.transform(X)
-    assert FORWARD_COUNTER[plain.fingerprint_] - before == 16
+    assert forward_counter.of(plain.backbone_.module) - before == 16
 
 
 def test_tracking_report_names_adaptation_and_weights(tmp_path):
@@ -169,14 +166,14 @@ def test_in_a_pipeline_with_a_classical_head():
     ],
 )  # fmt: skip
 def test_check_data_info_raises_clear_errors_before_fitting(monkeypatch, params, info, match):
-    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    monkeypatch.setattr(backbones, "build_model", lambda *a, **k: pytest.fail("model built"))
     emb = _embedder(**{"sfreq": None, **params})
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         emb.check_data_info(_info(**info))
 
 
 def test_check_data_info_accepts_good_input_without_building(monkeypatch):
-    monkeypatch.setattr(backbones, "_build_model", lambda *a, **k: pytest.fail("model built"))
+    monkeypatch.setattr(backbones, "build_model", lambda *a, **k: pytest.fail("model built"))
     emb = _embedder(sfreq=None)
     emb.check_data_info(_info())
     assert getattr(emb, "_backbone", None) is None  # checked without building anything
@@ -214,3 +211,273 @@ def test_sklearn_estimator_checks_that_apply_to_3d_input(check):
     from sklearn.utils import estimator_checks
 
     getattr(estimator_checks, check)("BackboneEmbedder", _embedder("cbramod"))
+
+
+def _state(est) -> dict:
+    return dict(vars(est))
+
+
+def test_transform_leaves_the_estimator_alone_fitted_or_not(tmp_path):
+    X, y = _data()
+    emb = _embedder("cbramod", cache_embeddings=True, cache_dir=str(tmp_path / "cache"))
+    before = _state(emb)
+    Z_unfitted = emb.transform(X)  # stateless: works unfitted (requires_fit=False) ...
+    assert _state(emb) == before and not hasattr(emb, "_backbone")  # ... and sets nothing
+    emb.fit(X, y)
+    fitted = _state(emb)
+    for _ in range(2):
+        Z = emb.transform(X)
+        assert _state(emb).keys() == fitted.keys()
+        assert all(_state(emb)[k] is v for k, v in fitted.items())
+    np.testing.assert_array_equal(Z, Z_unfitted)
+    assert emb.__sklearn_tags__().requires_fit is False
+    # the cache counters of this estimator are still reported (2 fitted transforms + 1 unfitted)
+    assert emb.tracking_report(tmp_path).metrics == {"cache.hits": 12.0, "cache.misses": 6.0}
+    assert clone(emb).tracking_report(tmp_path).metrics == {}
+
+
+def test_unfitted_attributes_raise_not_fitted_error():
+    from sklearn.exceptions import NotFittedError
+
+    emb = _embedder("cbramod")
+    with pytest.raises(NotFittedError):
+        emb.get_feature_names_out()
+    with pytest.raises(NotFittedError):
+        _ = emb.backbone_
+
+
+def _epochs(X, sfreq=250.0):
+    import mne
+
+    info = mne.create_info(list(NAMES), sfreq, ch_types="eeg")
+    return mne.EpochsArray(X, info, verbose="error")
+
+
+def test_mne_epochs_give_sfreq_and_channel_names():
+    X, y = _data(8)
+    epochs = _epochs(X)
+    bare = _embedder("labram", sfreq=None, ch_names=None)
+    Z = bare.fit(epochs).transform(epochs)
+    np.testing.assert_array_equal(Z, _embedder("labram").fit_transform(X))
+    assert bare.backbone_.plan.src_sfreq == 250.0 and bare.backbone_.plan.src_ch_names == NAMES
+    pipe = Pipeline([("embed", clone(bare)), ("head", LogisticRegression(max_iter=200))])
+    pipe.fit(epochs[:6], y[:6])
+    ref = Pipeline([("embed", _embedder("labram")), ("head", LogisticRegression(max_iter=200))])
+    ref.fit(X[:6], y[:6])
+    np.testing.assert_array_equal(pipe.predict_proba(epochs[6:]), ref.predict_proba(X[6:]))
+    # arrays without sfreq or names are refused by a bare embedder, with the clear error
+    with pytest.raises(ValueError, match="sfreq is missing"):
+        clone(bare).fit(X)
+
+
+@pytest.mark.parametrize("key", ["labram", "bendr"])
+def test_fitted_frozen_backbone_pipeline_survives_clone_and_pickle(key):
+    """build_estimator's Pipeline for FrozenBackboneDecoderConfig; LaBraM and BENDR modules do
+    not pickle themselves (a lambda, a dynamically built class): the backbone is rebuilt."""
+    import pickle
+
+    from coco_pipe.decoding.builders import build_estimator
+    from coco_pipe.decoding.configs import ClassicalModelConfig, FrozenBackboneDecoderConfig
+
+    cfg = FrozenBackboneDecoderConfig(
+        backbone=FoundationEmbeddingModelConfig(model_key=key, weights="random", device="cpu",
+                                                model_kwargs=ESTIMATOR_SPECS[key].small_kwargs),
+        head=ClassicalModelConfig(estimator="LogisticRegression", params={"max_iter": 200}),
+    )  # fmt: skip
+    X, y = _data(8)
+    est = build_estimator(cfg, _info(n_samples=8), random_state=0)
+    with pytest.warns(UserWarning, match="RANDOM"):
+        est.fit(X, y)
+    proba = est.predict_proba(X)
+    clear_backbone_memo()  # the copy must not borrow the original's backbone from the memo
+    again = pickle.loads(pickle.dumps(est))
+    assert again[0].backbone_.module is not est[0].backbone_.module
+    assert again[0].backbone_.weights_digest == est[0].backbone_.weights_digest
+    np.testing.assert_array_equal(again.predict_proba(X), proba)
+    twin = clone(est)
+    assert twin.get_params(deep=False).keys() == est.get_params(deep=False).keys()
+    assert not hasattr(twin[0], "_backbone")
+
+
+def test_tracking_report_lists_the_cache_manifest_and_the_embeddings_used(tmp_path):
+    import json
+
+    from coco_pipe.tracking.report import write_deferred_artifacts
+
+    X, y = _data(8)
+    root = str(tmp_path / "cache")
+    fold1 = _embedder("cbramod", cache_embeddings=True, cache_dir=root)
+    fold1.fit_transform(X[:5])
+    fold2 = clone(fold1)
+    fold2.fit_transform(X[3:])
+    reports = [fold1.tracking_report(tmp_path), fold2.tracking_report(tmp_path)]
+    assert reports[1].params["backbone.cache_root"] == root
+    deferred = [a for r in reports for a in r.deferred_parent_artifacts]
+    out = tmp_path / "parent"
+    out.mkdir()
+    written = dict((p.name, (t, p)) for t, p in write_deferred_artifacts(deferred, out, max_capped_bytes=1e9))
+    fp = fold1.fingerprint_
+    assert set(written) == {"cache_manifest.json", f"embeddings_{fp[:16]}.npz"}
+    assert {t for t, _ in written.values()} == {"cache"}
+    manifest = json.loads(written["cache_manifest.json"][1].read_text())
+    assert manifest[fp]["total_entries"] == 8
+    stored = np.load(written[f"embeddings_{fp[:16]}.npz"][1])
+    assert stored["embeddings"].shape == (8, fold1.emb_dim_)  # both folds' windows, once each
+    order = {d: i for i, d in enumerate(stored["digests"])}
+    from coco_pipe.foundation.cache import window_digests
+
+    rows = [order[d] for d in window_digests(X)]
+    np.testing.assert_array_equal(stored["embeddings"][rows], fold2.transform(X))
+    # below the size cap only the manifest is logged
+    small = write_deferred_artifacts(deferred, out, max_capped_bytes=100)
+    assert [p.name for _, p in small] == ["cache_manifest.json"]
+
+
+# ----------------------------------------------------------------------------- weights, units
+def test_random_init_is_seeded_by_random_state():
+    X, y = _data()
+    a = _embedder("cbramod", random_state=3).fit(X, y)
+    clear_backbone_memo()  # built again, not memoised
+    b = _embedder("cbramod", random_state=3).fit(X, y)
+    c = _embedder("cbramod", random_state=4).fit(X, y)
+    assert a.backbone_ is not b.backbone_
+    assert a.backbone_.weights_digest == b.backbone_.weights_digest != c.backbone_.weights_digest
+    assert a.fingerprint_ == b.fingerprint_ != c.fingerprint_
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    assert a.backbone_.load_report.seed == 3
+
+
+def test_tracking_report_logs_the_load_report_licence_and_amplitude(tmp_path):
+    import json
+
+    X, y = _data()
+    emb = _embedder("cbramod", random_state=0).fit(X, y)
+    rep = emb.tracking_report(tmp_path)
+    n = len(emb.backbone_.module.model.state_dict())
+    assert rep.params["weights.n_loaded"] == 0 and rep.params["weights.n_fresh"] == n
+    assert rep.params["weights.layout"] == "random-init" and rep.params["weights.seed"] == 0
+    assert rep.artifacts == [("weights", tmp_path / "load_report.json")]
+    assert json.loads((tmp_path / "load_report.json").read_text())["n_fresh"] == n
+    assert rep.tags["backbone.license"] == "MIT"
+    assert rep.tags["data.amplitude"] == "plausible" and rep.tags["data.unit"] == "V"
+
+    from coco_pipe.data.units import AmplitudeWarning
+
+    with pytest.warns(AmplitudeWarning, match=r"look like uV.*unit='uV'"):
+        loud = _embedder("cbramod", random_state=0).fit(X * 1e6, y)
+    assert loud.tracking_report(tmp_path).tags["data.amplitude"] == "implausible"
+    declared = _embedder("cbramod", random_state=0, unit="uV").fit(X * 1e6, y)
+    assert declared.tracking_report(tmp_path).tags["data.amplitude"] == "plausible"
+    np.testing.assert_allclose(declared.transform(X * 1e6), emb.transform(X), rtol=1e-4, atol=1e-5)
+
+
+def _scores(res) -> np.ndarray:
+    return res.get_detailed_scores().sort_values(["Fold", "Metric"]).Value.to_numpy()
+
+
+def _probe_config(uri, n_splits=3, **backbone):
+    from coco_pipe.decoding.configs import (
+        ClassicalModelConfig,
+        CVConfig,
+        ExperimentConfig,
+        FrozenBackboneDecoderConfig,
+        TrackingConfig,
+    )
+
+    small = dict(ESTIMATOR_SPECS["cbramod"].small_kwargs)
+    return ExperimentConfig(
+        models={"cbramod_probe": FrozenBackboneDecoderConfig(
+            backbone=FoundationEmbeddingModelConfig(
+                model_key="cbramod", weights="random", model_kwargs=small, batch_size=16,
+                **backbone),
+            head=ClassicalModelConfig(estimator="LogisticRegression", params={"max_iter": 1000}))},
+        cv=CVConfig(strategy="stratified_group_kfold", n_splits=n_splits, group_key="Subject"),
+        tracking=TrackingConfig(tracking_uri=uri, log_plots=False),
+        chance={"dummy": False}, verbose=False, on_error="raise", random_state=42,
+    )  # fmt: skip
+
+
+def test_two_runs_of_a_random_init_config_agree_and_the_second_only_hits_the_cache(
+    mi_arrays, tracking_uri
+):
+    """Quickstart-like: a frozen random-init CBraMod probe with the embedding cache."""
+    import mlflow
+
+    from coco_pipe import Experiment
+
+    X, y, meta, info = mi_arrays
+    cfg = _probe_config(tracking_uri, cache_embeddings=True)
+    runs = []
+    for _ in range(2):
+        clear_backbone_memo()  # as a new process would
+        res = Experiment(cfg).run(X, y, meta, sfreq=info["sfreq"], ch_names=info["ch_names"])
+        runs.append(res)
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    digests, misses = [], []
+    for res in runs:
+        folds = res.get_fold_runs().sort_values("Fold")
+        data = [client.get_run(r).data for r in folds.RunId]
+        digests.append({d.params["weights.digest"] for d in data})
+        misses.append(sum(d.metrics["cache.misses"] for d in data))
+    assert len(digests[0]) == 1 and digests[0] == digests[1]
+    assert misses[0] > 0 and misses[1] == 0
+    a, b = (_scores(r) for r in runs)
+    assert len(a) == 3 * 4  # 3 folds x 4 default metrics
+    np.testing.assert_array_equal(a, b)
+
+
+def _kalunga_or_synthetic():
+    """Real EEG in volts (the Kalunga2016 slice, when this checkout has it), else synthetic."""
+    from pathlib import Path
+
+    npz = Path(__file__).resolve().parents[1] / "data" / "kalunga2016_slice" / "reference_epochs.npz"
+    if npz.exists():
+        d = np.load(npz, allow_pickle=False)
+        meta = __import__("pandas").DataFrame({"Subject": d["subject"]})
+        return d["X"], d["y"], meta, float(d["sfreq"]), [str(c) for c in d["ch_names"]]
+    from coco_pipe.datasets import make_motor_imagery
+
+    X, y, meta, info = make_motor_imagery(n_subjects=2, n_epochs_per_class=8, sfreq=256.0,
+                                          tmax=2.0, random_state=0, return_epochs=False)  # fmt: skip
+    return X, y, meta, info["sfreq"], list(info["ch_names"])
+
+
+def test_data_stored_1000x_too_large_warn_and_the_declared_unit_fixes_it(tracking_uri):
+    import mlflow
+
+    from coco_pipe import Experiment
+    from coco_pipe.data.units import AmplitudeWarning
+
+    X, y, meta, sfreq, names = _kalunga_or_synthetic()
+    milli = X * 1000  # stored in millivolts
+    from coco_pipe.decoding.configs import DataConfig
+
+    cfg = _probe_config(tracking_uri, n_splits=2)  # the slice has two subjects
+    with pytest.warns(AmplitudeWarning, match=r"look like mV"):
+        wrong = Experiment(cfg).run(milli, y, meta, sfreq=sfreq, ch_names=names)
+    right = Experiment(cfg).run(milli, y, meta, sfreq=sfreq, ch_names=names, unit="mV")
+    volts = Experiment(cfg).run(X, y, meta, sfreq=sfreq, ch_names=names)
+    declared = Experiment(cfg.model_copy(update={"data": DataConfig(unit="mV")})).run(
+        milli, y, meta, sfreq=sfreq, ch_names=names
+    )  # data.unit in the config
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+
+    def tags(res):
+        return [client.get_run(r).data.tags for r in res.get_fold_runs().RunId]
+
+    assert {t["data.amplitude"] for t in tags(wrong)} == {"implausible"}
+    for res in (right, declared):
+        assert {(t["data.amplitude"], t["data.unit"]) for t in tags(res)} == {("plausible", "mV")}
+    scores = [_scores(r) for r in (right, declared, volts)]
+    assert len(scores[2]) == 2 * 4
+    np.testing.assert_allclose(scores[0], scores[2])
+    np.testing.assert_allclose(scores[1], scores[2])
+
+
+def test_from_config_passes_the_seed_the_unit_and_allow_partial_weights():
+    cfg = FoundationEmbeddingModelConfig(model_key="cbramod", weights="random",
+                                         allow_partial_weights=True)  # fmt: skip
+    emb = BackboneEmbedder.from_config(cfg, _info(unit="uV"), random_state=5)
+    assert (emb.random_state, emb.unit, emb.allow_partial_weights) == (5, "uV", True)
+    default = BackboneEmbedder.from_config(FoundationEmbeddingModelConfig(model_key="cbramod"))
+    assert (default.random_state, default.unit, default.allow_partial_weights) == (None, "V", False)

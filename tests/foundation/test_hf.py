@@ -197,25 +197,28 @@ def test_seed_qlora_example_loads_a_4bit_base_and_trains_lora(X, tmp_path):
 
 @pytest.mark.parametrize("mode", ["frozen", "lora"])
 def test_neural_decoder_trains_on_the_hf_backbone(mode, tmp_path, monkeypatch):
+    from coco_pipe.decoding.builders import neural_decoder_params
     from coco_pipe.decoding.configs import NeuralFineTuneConfig, OptimConfig
     from coco_pipe.foundation import neural
 
     folder = hf.export_to_hf(_braindecode("cbramod"), tmp_path / "cbramod-hf")
     built = []
+    real = hf.build_hf_backbone
 
-    def hf_loader(model_key, *, backend, **kw):  # what build_backbone's dispatch will do
-        built.append(backend)
-        return hf.build_hf_backbone(model_key, **kw)
+    def hf_loader(model_key, **kw):  # build_backbone's dispatch for backend="hugging_face"
+        built.append(model_key)
+        return real(model_key, **kw)
 
-    monkeypatch.setattr(neural, "_build_backbone", hf_loader)
-    cfg = NeuralFineTuneConfig(model_key="cbramod", weights=str(folder), train_mode=mode,
+    monkeypatch.setattr(hf, "build_hf_backbone", hf_loader)
+    cfg = NeuralFineTuneConfig(model_key="cbramod", backend="hugging_face", weights=str(folder), train_mode=mode,
                                model_kwargs=ESTIMATOR_SPECS["cbramod"].small_kwargs,
                                optim=OptimConfig(epochs=1, batch_size=8, lr=1e-3))  # fmt: skip
     rng = np.random.default_rng(1)
     Xs = (rng.normal(size=(16, len(CHS), N_TIMES)) * 1e-5).astype(np.float32)
     y = np.repeat([0, 1], 8)
     groups = np.tile(["s1", "s2", "s3", "s4"], 4)
-    est = neural.NeuralDecoder(cfg, sfreq=SFREQ, ch_names=CHS, random_state=0, quiet=True)
+    est = neural.NeuralDecoder(**neural_decoder_params(cfg), sfreq=SFREQ, ch_names=CHS, random_state=0,
+                               quiet=True)  # fmt: skip
     est.fit(Xs, y, groups=groups)
     assert built and not est.failed_
     assert est.predict_proba(Xs).shape == (16, 2)
@@ -247,9 +250,9 @@ class FakeReveModel(PreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
         from braindecode.models import REVE
-        from coco_pipe.foundation.backbones import _offline_reve
+        from coco_pipe.foundation.models.reve import offline_construction
 
-        with _offline_reve():
+        with offline_construction():
             self.reve = REVE(n_outputs=1, n_chans=4, n_times=800, sfreq=200.0, embed_dim=config.embed_dim,
                              depth=config.depth, heads=config.heads, head_dim=config.head_dim)
         self.post_init()
@@ -309,7 +312,7 @@ def test_missing_remote_code_checkpoint_gives_the_clear_error_before_any_compute
     def no_build(*args, **kwargs):
         raise AssertionError("a model was built before the missing checkpoint was reported")
 
-    monkeypatch.setattr(hf, "_build_model", no_build)
+    monkeypatch.setattr(hf.model, "build_model", no_build)
     with pytest.raises(hf.HFCheckpointNotAvailableError) as err:
         hf.build_hf_backbone(
             "reve", weights="brain-bzh/reve-base", trust_remote_code=True, **_data_kwargs()
@@ -328,7 +331,7 @@ def test_bad_options_are_refused_before_any_compute(monkeypatch):
     def no_build(*args, **kwargs):
         raise AssertionError("built before the bad option was reported")
 
-    monkeypatch.setattr(hf, "_build_model", no_build)
+    monkeypatch.setattr(hf.model, "build_model", no_build)
     with pytest.raises(ValueError, match="only 4-bit"):
         hf.build_hf_backbone("cbramod", weights="random", quantization={"enabled": True, "load_in_4bit": False},
                              **_data_kwargs())  # fmt: skip

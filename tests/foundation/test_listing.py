@@ -15,6 +15,7 @@ REQUIRED = [
     "Interpolation",
     "Train modes",
     "Backend",
+    "License",
 ]
 
 
@@ -49,3 +50,19 @@ def test_seed_import_paths_still_list_the_models():
     assert seed_specs is ESTIMATOR_SPECS
     for lister in (from_decoding, from_seed_path, top_level):
         assert list(lister()["Model"]) == list(ESTIMATOR_SPECS)
+
+
+def test_licences_are_listed_and_a_no_derivatives_licence_has_a_note():
+    from coco_pipe.foundation.specs import licence_note
+
+    df = list_foundation_models().set_index("Model")
+    assert df.loc["luna", "License"] == "CC-BY-ND-4.0"
+    assert df.loc["labram", "License"] == df.loc["cbramod", "License"] == "MIT"
+    assert df.loc["eegpt", "License"] == "Apache-2.0"
+    assert all(isinstance(v, str) and v for v in df["License"])
+    assert "official labram-base.pth" in df.loc["labram", "Layouts"]
+    forbid = {k for k, s in ESTIMATOR_SPECS.items() if s.license_forbids_derivatives}
+    assert forbid == {"luna"}
+    assert "forbids distributing derivatives" in licence_note("luna")
+    assert all(licence_note(k) is None for k in ESTIMATOR_SPECS if k not in forbid)
+    assert licence_note("eegnet") is None  # scratch networks: no pretrained weights

@@ -203,9 +203,9 @@ def test_row_against_a_real_forward_pass(key):
 
 
 def _build_small(spec, plan):
-    from coco_pipe.foundation.backbones import _build_model
+    from coco_pipe.foundation.architecture import build_model
 
-    return _build_model(spec, plan, dict(spec.small_kwargs))
+    return build_model(spec, plan, dict(spec.small_kwargs))
 
 
 def _expected_len(spec, n):

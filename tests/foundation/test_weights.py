@@ -8,6 +8,7 @@ own ``scan_cache_dir``.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import warnings
@@ -384,3 +385,152 @@ def test_environment_is_read_at_call_time(monkeypatch, tmp_path):
     assert W.hub_offline() is True
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
     assert W.hub_offline() is False
+
+
+# ----------------------------------------------------------------------------- load report
+def test_load_report_lists_loaded_fresh_and_ignored(tmp_path):
+    saved = _eegnet(seed=0)
+    state = dict(saved.state_dict())
+    dropped = next(k for k in state if k.startswith("conv_separable_depth"))
+    del state[dropped]
+    state["extra.weight"] = torch.ones(3)  # a tensor the model has no place for
+    path = tmp_path / "partial.pt"
+    torch.save(state, path)
+    model = _eegnet(seed=1)
+    with pytest.raises(W.PartialWeightsError) as err:
+        W.load_weights(model, resolve_weights(path))
+    assert f"leaves 1 of the {len(saved.state_dict())} backbone tensors" in str(err.value)
+    assert dropped in str(err.value) and "allow_partial_weights=True" in str(err.value)
+
+    report = W.load_weights(_eegnet(seed=1), resolve_weights(path), allow_partial=True)
+    assert report.fresh == {dropped: "not in the checkpoint: freshly initialised"}
+    assert report.ignored == {"extra.weight": "no place in EEGNet"}
+    assert set(report.loaded) == set(saved.state_dict()) - {dropped}
+    assert report.layout == "as saved" and report.files == [str(path)]
+    assert report.as_params() == {"weights.n_loaded": len(report.loaded), "weights.n_fresh": 1,
+                                  "weights.n_ignored": 1, "weights.layout": "as saved"}  # fmt: skip
+    written = json.loads(report.write(tmp_path / "load_report.json").read_text())
+    assert written["n_fresh"] == 1 and written["fresh"] == report.fresh
+
+
+def test_random_weights_report_every_tensor_fresh_with_the_seed():
+    model = _eegnet(seed=0)
+    with pytest.warns(UserWarning, match="RANDOM"):
+        report = W.load_weights(model, resolve_weights("random"), seed=7)
+    assert report.n_loaded == 0 and report.n_fresh == len(model.state_dict())
+    assert set(report.fresh.values()) == {"weights='random': random initialisation (seed 7)"}
+    assert report.as_params()["weights.seed"] == 7
+
+
+def test_loading_goes_through_the_models_own_load_state_dict(tmp_path):
+    """Legacy weight_norm names (weight_g / weight_v) are converted by torch's own load hook
+    of parametrizations.weight_norm, which only runs inside module.load_state_dict."""
+    conv = torch.nn.utils.parametrizations.weight_norm(torch.nn.Conv1d(4, 6, 3), dim=2)
+    legacy = torch.nn.utils.weight_norm(torch.nn.Conv1d(4, 6, 3), dim=2)  # old names
+    path = tmp_path / "legacy.pt"
+    torch.save(legacy.state_dict(), path)
+    assert {"weight_g", "weight_v"} <= set(torch.load(path))
+    report = W.load_weights(conv, resolve_weights(path))
+    assert report.fresh == {} and report.ignored == {}
+    x = torch.randn(2, 4, 9)
+    with torch.no_grad():
+        torch.testing.assert_close(conv(x), legacy(x))
+
+
+def test_published_layouts_are_recognised_renamed_and_their_drops_reported(tmp_path):
+    from coco_pipe.foundation.models.base import CheckpointLayout
+
+    layout = CheckpointLayout(
+        "demo release", markers=(r"^student\.",), rename=((r"^student\.net\.", ""),),
+        drop=((r"^student\.mask$", "pretraining mask token"),),
+    )  # fmt: skip
+    saved = _eegnet(seed=0)
+    state = {f"student.net.{k}": v for k, v in saved.state_dict().items()}
+    state["student.mask"] = torch.zeros(4)
+    path = tmp_path / "release.pth"
+    torch.save({"model": state, "epoch": 3}, path)
+    report = W.load_weights(_eegnet(seed=1), resolve_weights(path), layouts=[layout])
+    assert report.layout == "demo release" and report.fresh == {}
+    assert report.ignored == {"student.mask": "pretraining mask token"}
+    assert report.digest == state_dict_digest(saved)
+    bad = CheckpointLayout("clash", markers=(r"^student\.",), rename=((r"^student\.net\..*", "x"),))
+    with pytest.raises(ValueError, match="two tensors are renamed to 'x'"):
+        W.load_weights(_eegnet(seed=1), resolve_weights(path), layouts=[bad])
+
+
+def test_several_file_release_and_subfolder_files_resolve_from_their_folder(tmp_path):
+    from collections import OrderedDict
+
+    from coco_pipe.foundation.models.base import CheckpointLayout
+
+    def model(seed):
+        torch.manual_seed(seed)
+        return torch.nn.Sequential(OrderedDict(enc=torch.nn.Linear(3, 4), ctx=torch.nn.Linear(4, 2)))
+
+    saved = model(0)
+    release = tmp_path / "release"
+    release.mkdir()
+    torch.save(saved.enc.state_dict(), release / "enc.pt")  # each part saved on its own
+    torch.save(saved.ctx.state_dict(), release / "ctx.pt")
+    layout = CheckpointLayout("two files", files=(("enc.pt", "enc."), ("ctx.pt", "ctx.")))
+    spec = SimpleNamespace(key="demo", hub_repo=None, hub_filename=None, checkpoint_layouts=(layout,))
+    with pytest.raises(ValueError, match=r"several weight files \['ctx.pt', 'enc.pt'\]"):
+        resolve_weights(release)  # no spec row: nothing says the files belong together
+    source = resolve_weights(release, spec=spec)
+    assert source.resolved_path == str(release.resolve())
+    report = W.load_weights(model(1), source, layouts=[layout])
+    assert report.layout == "two files" and report.digest == state_dict_digest(saved)
+    assert report.files == [str(release.resolve() / "enc.pt"), str(release.resolve() / "ctx.pt")]
+    (release / "ctx.pt").unlink()  # one file alone is not the release: the error names it
+    (release / "notes.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"or the files of a release \(two files: enc.pt \+ ctx.pt\)"):
+        resolve_weights(release, spec=spec)
+
+    eegnet = _eegnet(seed=0)
+    sized = tmp_path / "sizes"  # each size of a release in its own folder (LUNA's Base/)
+    save_pretrained(eegnet, sized / "Base")
+    (sized / "Base" / "model.safetensors").rename(sized / "Base" / "demo_base.safetensors")
+    spec = SimpleNamespace(key="demo", hub_repo=None, hub_filename="demo_base.safetensors")
+    assert resolve_weights(sized, spec=spec).resolved_path.endswith("Base/demo_base.safetensors")
+    save_pretrained(eegnet, sized / "Large")
+    (sized / "Large" / "model.safetensors").rename(sized / "Large" / "demo_base.safetensors")
+    with pytest.raises(ValueError, match="in several subfolders"):
+        resolve_weights(sized, spec=spec)
+
+
+def test_training_containers_load_with_weights_only_and_code_is_refused(tmp_path):
+    import argparse
+    import collections
+    import functools
+    import pathlib
+    import sys
+    import types
+
+    import numpy as np
+
+    saved = _eegnet(seed=0)
+    # Lightning keeps hyper-parameters in its AttributeDict: pickled under Lightning's name
+    module = types.ModuleType("lightning.fabric.utilities.data")
+
+    class AttributeDict(dict):
+        pass
+
+    AttributeDict.__module__, AttributeDict.__qualname__ = module.__name__, "AttributeDict"
+    module.AttributeDict = AttributeDict
+    fake = {n: types.ModuleType(n) for n in ("lightning", "lightning.fabric", "lightning.fabric.utilities")}
+    path = tmp_path / "trainer.ckpt"
+    with pytest.MonkeyPatch.context() as mp:
+        for name, mod in {**fake, module.__name__: module}.items():
+            mp.setitem(sys.modules, name, mod)
+        torch.save({
+            "state_dict": {f"model.{k}": v for k, v in saved.state_dict().items()},
+            "hyper_parameters": AttributeDict(lr=1e-3), "args": argparse.Namespace(epochs=3),
+            "dirpath": pathlib.PurePosixPath("logs"), "best": np.float64(0.5),
+            "hist": np.zeros(3), "loops": collections.defaultdict(list),
+        }, path)  # fmt: skip
+    assert load_weights_into(_eegnet(seed=1), resolve_weights(path)) == state_dict_digest(saved)
+
+    code = tmp_path / "code.pt"
+    torch.save({"state_dict": saved.state_dict(), "hook": functools.partial(print, "x")}, code)
+    with pytest.raises(ValueError, match=r"not plain data: functools\.partial.*never unpickles code"):
+        load_weights_into(_eegnet(seed=1), resolve_weights(code))

@@ -7,7 +7,8 @@ import hashlib
 import numpy as np
 import pandas as pd
 
-from .inputs import EpochsData, window_chunks
+from .chunks import window_chunks
+from .inputs import EpochsData
 
 
 def data_fingerprint(data: EpochsData) -> str:

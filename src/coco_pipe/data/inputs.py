@@ -8,6 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .chunks import window_chunks
+from .open import as_source, is_epochs
+from .source import ArraySource, WindowSource
+from .windows_dataset import dataset_info, is_windows_dataset
+
 
 @dataclass(frozen=True)
 class DataInfo:
@@ -27,6 +32,7 @@ class DataInfo:
     task: str
     classes: tuple[Any, ...] | None
     group_key: str | None = None
+    unit: str = "V"
 
 
 @dataclass
@@ -35,15 +41,21 @@ class EpochsData:
 
     Attributes
     ----------
-    X : ndarray, float32, (n, ch, t) or (n, features); may be a memmap.
+    X : ndarray or WindowSource, float32, (n, ch, t) or (n, features)
+        An in-memory float32 array as given; anything else (a memmap, a ``.npy`` or
+        zarr path, a zarr array, ``mne.Epochs``, a braindecode windows dataset, an
+        array of another dtype) as a :class:`~coco_pipe.data.source.WindowSource`
+        that reads (and casts) windows on demand. :meth:`windows` gives either as a
+        source.
     y : ndarray (n,)
     metadata : DataFrame with n rows (RangeIndex).
     sfreq : float or None
     ch_names : list of str or None
     groups : ndarray or None, from ``metadata[group_key]``.
+    unit : str, the amplitude unit of X (``"V"``, ``"mV"``, ``"uV"``, ``"nV"``).
     """
 
-    X: np.ndarray
+    X: np.ndarray | WindowSource
     y: np.ndarray
     metadata: pd.DataFrame
     sfreq: float | None = None
@@ -52,6 +64,19 @@ class EpochsData:
     group_key: str | None = None
     task: str = "classification"
     extra: dict[str, Any] = field(default_factory=dict)
+    unit: str = "V"
+
+    def windows(self, indices: Any = None) -> WindowSource:
+        """The windows at ``indices`` (default: all) as a lazy source; nothing is read.
+
+        Examples
+        --------
+        >>> d = validate_inputs(np.zeros((4, 2, 10)), [0, 1, 0, 1])
+        >>> d.windows([3, 1]).shape
+        (2, 2, 10)
+        """
+        source = as_source(self.X)
+        return source if indices is None else source.subset(indices)
 
     @property
     def info(self) -> DataInfo:
@@ -65,13 +90,8 @@ class EpochsData:
             task=self.task,
             classes=tuple(np.unique(self.y).tolist()) if self.task == "classification" else None,
             group_key=self.group_key,
+            unit=self.unit,
         )
-
-
-def _is_epochs(X: Any) -> bool:
-    from mne import BaseEpochs
-
-    return isinstance(X, BaseEpochs)
 
 
 @dataclass(frozen=True)
@@ -98,25 +118,26 @@ def as_windows(X: Any) -> Windows:
     >>> as_windows(np.zeros((2, 3, 4))).X.shape
     (2, 3, 4)
     """
-    if _is_epochs(X):
+    if is_epochs(X):
         return Windows(
             X.get_data(copy=False), float(X.info["sfreq"]), tuple(X.ch_names)
         )
+    if isinstance(X, list | tuple) and X and all(is_epochs(e) for e in X):
+        # scikit-learn's CV indexes an Epochs into a list of one-epoch Epochs
+        parts = [as_windows(e) for e in X]
+        if {(p.sfreq, p.ch_names) for p in parts} != {(parts[0].sfreq, parts[0].ch_names)}:
+            raise ValueError(
+                "X is a list of mne.Epochs with different sfreq or channel names; give Epochs "
+                "recorded alike (or one Epochs object)"
+            )
+        return Windows(np.concatenate([p.X for p in parts]), parts[0].sfreq, parts[0].ch_names)
     return Windows(np.asarray(X))
 
 
-#: Windows checked per chunk: validation never builds a full-size temporary.
-CHUNK_BYTES = 64 * 2**20
-
-
-def window_chunks(n_windows: int, window_bytes: int) -> range:
-    """Start indices of chunks of about :data:`CHUNK_BYTES` over ``n_windows`` windows."""
-    step = max(1, CHUNK_BYTES // max(1, window_bytes))
-    return range(0, n_windows, step)
-
-
-def non_finite_windows(X: np.ndarray) -> np.ndarray:
-    """Indices of the windows of ``X`` holding NaN or Inf, checked chunk by chunk.
+def non_finite_windows(X: Any) -> np.ndarray:
+    """Indices of the windows of ``X`` holding NaN or Inf once cast to float32, checked
+    chunk by chunk (``X``: an array or any input :func:`~coco_pipe.data.open.as_source`
+    takes).
 
     Examples
     --------
@@ -124,18 +145,26 @@ def non_finite_windows(X: np.ndarray) -> np.ndarray:
     >>> non_finite_windows(X).tolist()
     [1]
     """
-    if len(X) == 0:
+    source = as_source(X)
+    if len(source) == 0:
         return np.empty(0, dtype=np.int64)
-    window_bytes = X[0].nbytes
-    starts = window_chunks(len(X), window_bytes)
-    step = starts.step
+    step = window_chunks(len(source), source.window_bytes).step
     bad = []
-    for start in starts:
-        chunk = np.asarray(X[start : start + step])
+    for start, chunk in source.batches(batch_windows=step):  # cast to float32 chunk by chunk
         finite = np.isfinite(chunk).reshape(len(chunk), -1).all(axis=1)
         if not finite.all():
             bad.append(start + np.flatnonzero(~finite))
     return np.concatenate(bad) if bad else np.empty(0, dtype=np.int64)
+
+
+def _stored_windows(source: WindowSource) -> np.ndarray | WindowSource:
+    """What :attr:`EpochsData.X` keeps: an in-memory float32 array as it is (no copy),
+    anything else as its source (cast when read)."""
+    if isinstance(source, ArraySource) and source.scale is None:
+        array = source.array
+        if type(array) is np.ndarray and array.dtype == np.float32:
+            return array
+    return source
 
 
 def _label_kind(value: Any) -> str:
@@ -164,11 +193,16 @@ def validate_inputs(
 
     Parameters
     ----------
-    X : mne.Epochs | ndarray, shape (n_windows, n_channels, n_times) or (n_samples, n_features)
-        With ``mne.Epochs`` the sfreq, channel names and metadata are read from it.
+    X : array-like, shape (n_windows, n_channels, n_times) or (n_samples, n_features)
+        An ndarray, ``np.memmap``, path to a ``.npy`` file or a zarr array, a zarr
+        array, a :class:`~coco_pipe.data.source.WindowSource`, an ``mne.Epochs``
+        (``preload=False`` too) or a braindecode windows dataset. Nothing is copied
+        whole: validation reads (and casts to float32) one chunk at a time. With
+        ``mne.Epochs`` / a windows dataset the sfreq, channel names and metadata are
+        read from it.
     y : array-like, shape (n,)
         Class labels or continuous targets. With ``mne.Epochs`` and ``y=None`` the
-        event names are used.
+        event names are used; with a windows dataset, its ``target`` column.
     sample_metadata : DataFrame, optional
         One row per window; ``group_key`` names its group column (e.g. ``Subject``).
 
@@ -184,8 +218,9 @@ def validate_inputs(
     >>> d.X.shape, d.X.dtype
     ((4, 2, 10), dtype('float32'))
     """
-    if _is_epochs(X):
+    if is_epochs(X):
         epochs = X
+        source = as_source(epochs)  # preload=False: bad epochs dropped, nothing loaded
         sfreq = float(epochs.info["sfreq"]) if sfreq is None else sfreq
         ch_names = list(epochs.ch_names) if ch_names is None else ch_names
         if sample_metadata is None and epochs.metadata is not None:
@@ -193,34 +228,43 @@ def validate_inputs(
         if y is None:
             inv = {v: k for k, v in epochs.event_id.items()}
             y = np.array([inv.get(c, c) for c in epochs.events[:, 2]])
-        X = epochs.get_data(copy=False)
+    elif is_windows_dataset(X):
+        source = as_source(X)
+        ds_sfreq, ds_ch_names, _ = dataset_info(X)
+        sfreq = ds_sfreq if sfreq is None else sfreq
+        ch_names = ds_ch_names if ch_names is None else ch_names
+        ds_metadata = X.get_metadata()
+        if sample_metadata is None:
+            sample_metadata = ds_metadata
+        if y is None:
+            y = ds_metadata["target"].to_numpy()
+    else:
+        source = as_source(X)
     if y is None:
         raise ValueError(
             "y is required with array input: one target per window (shape (n_windows,))"
         )
 
-    if not isinstance(X, np.ndarray):
-        X = np.asarray(X)
-    if X.ndim not in (2, 3):
+    if source.ndim not in (2, 3):
         raise ValueError(
             f"X must be 3-D (n_windows, n_channels, n_times) or 2-D (n_samples, n_features); "
-            f"got ndim={X.ndim} with shape {X.shape}"
+            f"got ndim={source.ndim} with shape {source.shape}"
         )
-    if np.iscomplexobj(X):
+    dtype = source.source_dtype
+    if np.issubdtype(dtype, np.complexfloating):
         raise ValueError(
-            f"X is complex-valued (dtype {X.dtype}); expected real-valued windows. Pass the part "
+            f"X is complex-valued (dtype {dtype}); expected real-valued windows. Pass the part "
             "you mean to decode explicitly, e.g. np.abs(X) for an amplitude or X.real"
         )
-    if not np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_:
-        raise ValueError(f"X must be real numbers (float or int), got dtype {X.dtype}")
-    if X.dtype != np.float32:
-        X = X.astype(np.float32)
-    bad = non_finite_windows(X)
+    if not np.issubdtype(dtype, np.number) or dtype == np.bool_:
+        raise ValueError(f"X must be real numbers (float or int), got dtype {dtype}")
+    bad = non_finite_windows(source)
     if len(bad):
         raise ValueError(
             f"X contains NaN or Inf in {len(bad)} window(s) (first indices: {bad[:5].tolist()}); "
             "expected finite values"
         )
+    X = _stored_windows(source)
 
     y = np.asarray(y)
     if y.ndim != 1:

@@ -58,6 +58,22 @@ def build_classical(
     return Pipeline(steps) if len(steps) > 1 else est
 
 
+def neural_decoder_params(config) -> dict[str, Any]:
+    """A NeuralFineTuneConfig as NeuralDecoder constructor arguments: one per config field
+    (``kind`` aside), sub-configs as independent copies (nested parameters such as
+    ``optim__lr``).
+
+    Examples
+    --------
+    >>> from coco_pipe.decoding.configs import NeuralFineTuneConfig
+    >>> params = neural_decoder_params(NeuralFineTuneConfig(model_key="eegnet"))
+    >>> params["model_key"], params["train_mode"], params["optim"].lr
+    ('eegnet', 'full', 0.001)
+    """
+    config = config.model_copy(deep=True)
+    return {name: getattr(config, name) for name in type(config).model_fields if name != "kind"}
+
+
 def build_estimator(
     config, info: DataInfo | None = None, random_state: int | None = None
 ) -> BaseEstimator:
@@ -90,14 +106,21 @@ def build_estimator(
 
             embed_info = replace(info, ndim=2)  # the head sees 2-D embeddings
         head = build_classical(config.head, embed_info, random_state)
-        embedder = BackboneEmbedder.from_config(config.backbone, info=info)
+        embedder = BackboneEmbedder.from_config(config.backbone, info=info, random_state=random_state)
         if isinstance(head, Pipeline):
             return Pipeline([("embed", embedder), *head.steps])
         return Pipeline([("embed", embedder), ("estimator", head)])
     if kind == "neural":
         from ..foundation.neural import NeuralDecoder
 
-        return NeuralDecoder.from_config(config, info=info, random_state=random_state)
+        return NeuralDecoder(
+            **neural_decoder_params(config),
+            sfreq=info.sfreq if info is not None else None,
+            ch_names=tuple(info.ch_names) if info is not None and info.ch_names is not None else None,
+            task=info.task if info is not None else "classification",
+            random_state=random_state,
+            unit=getattr(info, "unit", "V") if info is not None else "V",
+        )
     raise ValueError(f"unknown model config kind {kind!r}")
 
 
@@ -132,6 +155,7 @@ def fit_estimator(estimator: BaseEstimator, X, y, groups=None) -> BaseEstimator:
 
 __all__ = [
     "build_classical",
+    "neural_decoder_params",
     "build_estimator",
     "iter_steps",
     "check_data_info",

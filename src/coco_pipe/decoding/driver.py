@@ -107,7 +107,7 @@ class FoldDriver:
         """Create the fold run of ``task`` under its model run and make its job."""
         run_id = self.tracker.start_child(
             self.model_runs[task.model], f"{task.model}/fold-{task.fold}",
-            tags=fold_run_tags(self.data, task, self.fingerprint),
+            tags=fold_run_tags(self.cfg, self.data, task, self.fingerprint),
         )  # fmt: skip
         job = FoldJob(self.cfg, task, run_id, self.shared, self.tracker.tracking_uri,
                       str(self.spool.root), self._env)  # fmt: skip

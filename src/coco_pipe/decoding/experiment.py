@@ -28,6 +28,7 @@ from ..data import data_fingerprint
 from ..tracking import MODEL_TAG, ROLE_TAG, RunStore, Tracker
 from ..tracking.lineage import dataset_input
 from ..tracking.outage import is_unavailable, outage_error
+from ..tracking.report import write_deferred_artifacts
 from ..tracking.spool import Spool
 from .builders import build_estimator, check_data_info
 from .configs import ExperimentConfig
@@ -90,6 +91,7 @@ class Experiment:
         sfreq: float | None = None,
         ch_names: list[str] | None = None,
         resume: bool | str = False,
+        unit: str | None = None,
     ) -> ExperimentResult:
         """Run the experiment and return its :class:`ExperimentResult` (read back from
         the tracking store).
@@ -105,10 +107,13 @@ class Experiment:
             with the same config and data (a new one when there is none); a run id: that
             parent run. Finished folds are reused, the others run again; a run made with
             other data or another config is refused with what differs.
+        unit : amplitude unit of X ('V', 'mV', 'uV', 'nV'); None: ``config.data.unit``, else 'V'.
         """
         cfg = self.config
         # 1. everything that can be wrong is checked before any fitting or tracking write
-        data, metrics, splits = prepare_inputs(cfg, X, y, sample_metadata, sfreq=sfreq, ch_names=ch_names)
+        data, metrics, splits = prepare_inputs(
+            cfg, X, y, sample_metadata, sfreq=sfreq, ch_names=ch_names, unit=unit
+        )
         models = model_configs(cfg)
         prototypes = {}
         for name, mcfg in models.items():
@@ -237,6 +242,14 @@ class Experiment:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             log_staged_artifacts(tracker, parent, staging)
+            # files the folds described for the parent (cache manifest, embeddings), written
+            # here by the driver from the picklable descriptions the outcomes carry back
+            max_bytes = cfg.tracking.log_embeddings_max_mb * 1e6
+            deferred = [a for o in outcomes for a in o.deferred_parent_artifacts]
+            for artifact_type, path in write_deferred_artifacts(
+                deferred, tmp, max_capped_bytes=max_bytes
+            ):
+                tracker.log_artifact(parent, path, artifact_type)
             # significance: pairwise tests and permutation test
             log_statistics(tracker, parent, cfg, state["data"], state["splits"], state["models"],
                            scores, state["metrics"])  # fmt: skip

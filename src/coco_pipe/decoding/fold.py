@@ -40,11 +40,13 @@ from ..data import EpochsData
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
 from ..tracking.outage import is_unavailable, outage_error
 from ..tracking.spool import RunRecorder, Spool
-from .builders import build_estimator, fit_estimator
+from .builders import build_estimator
 from .configs import ExperimentConfig, TuningConfig
 from .metrics import Metric, score_all
 from .planning import DATA_TAG, MODEL_DIGEST_TAG, PARENT_METRICS_TAG, SPLIT_DIGEST_TAG, FoldTask
-from .protocol import collect_reports, predict_scores, scoring_split
+from .protocol import collect_reports, predict_scores
+from .splits import fitting_view, fold_tags
+from .streaming import fit_streamed, scoring_split_streamed
 from .tuning import tune_model
 
 logger = logging.getLogger(__name__)
@@ -166,9 +168,12 @@ def fold_seed(random_state: int, model: str, fold: int) -> int:
     return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
 
 
-def fold_run_tags(data: EpochsData, task: FoldTask, fingerprint: str) -> dict[str, Any]:
+def fold_run_tags(
+    cfg: ExperimentConfig, data: EpochsData, task: FoldTask, fingerprint: str
+) -> dict[str, Any]:
     """Tags of a fold run, set when the driver creates it: role, model, fold, sizes, test
-    groups, model kind and the digests a resume matches on."""
+    groups (and sessions, :func:`~coco_pipe.decoding.splits.fold_tags`), model kind and the
+    digests a resume matches on."""
     groups_test = (
         sorted(map(str, np.unique(data.groups[task.test]))) if data.groups is not None else []
     )
@@ -177,6 +182,7 @@ def fold_run_tags(data: EpochsData, task: FoldTask, fingerprint: str) -> dict[st
         "n_train": len(task.train), "n_test": len(task.test), "test_groups": ",".join(groups_test),
         "coco_pipe.model_kind": task.config.kind, MODEL_DIGEST_TAG: task.model_digest,
         SPLIT_DIGEST_TAG: task.split_digest, DATA_TAG: fingerprint,
+        **fold_tags(cfg.cv, data, task.test),
     }  # fmt: skip
 
 
@@ -288,10 +294,11 @@ def _fit_score_log(cfg, tracker, rec, run_id, data, task, metrics, tuner, workdi
     as it goes (tuning trials are logged through ``tracker`` as they run)."""
     name, k, train, test = task.model, task.fold, task.train, task.test
     t0 = time.perf_counter()
+    fit_data = fitting_view(cfg.cv, data)  # no subject groups inside one subject
     fold_cfg = task.config
     if tuner is not None and name in tuner.search_space:
         outcome = tune_model(
-            name, task.config, tuner.search_space[name], data=data, train_idx=train,
+            name, task.config, tuner.search_space[name], data=fit_data, train_idx=train,
             tuning=tuner, metrics=metrics, task=cfg.task, tracker=tracker,
             fold_run_id=run_id, random_state=cfg.random_state + k, info=data.info,
             fold=k, verbose=cfg.verbose, workdir=workdir,
@@ -302,13 +309,13 @@ def _fit_score_log(cfg, tracker, rec, run_id, data, task, metrics, tuner, workdi
         t0 = time.perf_counter()  # fit_seconds: the refit only
     else:
         est = clone(task.prototype)
-    groups = data.groups[train] if data.groups is not None else None
-    fit_estimator(est, data.X[train], data.y[train], groups)
+    groups = fit_data.groups[train] if fit_data.groups is not None else None
+    fit_streamed(est, data.windows(train), data.y[train], groups)  # read a chunk at a time
     fit_seconds = time.perf_counter() - t0
     done.report = report = done.report.merge(collect_reports(est, workdir))
     if report.failed:
         raise ControlledFailure(report.failure_reason or "estimator reported a failed fit")
-    scorer, X_test = scoring_split(est, data.X[test])
+    scorer, X_test = scoring_split_streamed(est, data.windows(test))
     y_pred = scorer.predict(X_test)
     y_score = predict_scores(scorer, X_test) if cfg.task == "classification" else None
     classes = getattr(scorer, "classes_", None) if cfg.task == "classification" else None

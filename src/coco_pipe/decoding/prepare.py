@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import EpochsData, validate_inputs
+from ..data.units import canonical_unit
 from .configs import ClassicalModelConfig, ExperimentConfig
 from .metrics import Metric, resolve_metrics
 from .splits import make_splits
@@ -72,6 +73,7 @@ def prepare_inputs(
     *,
     sfreq: float | None = None,
     ch_names: list[str] | None = None,
+    unit: str | None = None,
 ) -> tuple[EpochsData, list[Metric], list[tuple[np.ndarray, np.ndarray]]]:
     """Validate the data, resolve the metrics and make the outer splits of ``cfg``.
 
@@ -81,8 +83,9 @@ def prepare_inputs(
     Parameters
     ----------
     cfg : ExperimentConfig
-    X, y, sample_metadata, sfreq, ch_names
-        As for :meth:`Experiment.run <coco_pipe.decoding.experiment.Experiment.run>`.
+    X, y, sample_metadata, sfreq, ch_names, unit
+        As for :meth:`Experiment.run <coco_pipe.decoding.experiment.Experiment.run>`
+        (``unit`` None: ``cfg.data.unit``, else volts).
 
     Returns
     -------
@@ -102,6 +105,9 @@ def prepare_inputs(
         sfreq=sfreq, ch_names=ch_names,
     )  # fmt: skip
     warn_single_class_groups(cfg, data)
+    if unit is None:
+        unit = cfg.data.unit if cfg.data is not None else "V"
+    data.unit = canonical_unit(unit)
     return data, resolve_metrics(cfg.metrics, cfg.task), make_splits(cfg.cv, data, cfg.random_state)
 
 

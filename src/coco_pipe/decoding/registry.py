@@ -79,7 +79,7 @@ def _load_builtins() -> None:
         ("DummyRegressor", dummy.DummyRegressor, reg_),
     ]:
         register_classical(name, factory, tasks=tasks)
-    from .baselines import BASELINES  # classical BCI baselines (CSP, tangent space, ...)
+    from .baselines import BASELINES  # motor imagery, SSVEP, ERP (baselines/table.py)
 
     for name, factory, tasks, description in BASELINES:
         register_classical(name, factory, tasks=tasks, consumes_epochs=True, description=description)

@@ -12,6 +12,11 @@ from .metrics import METRICS
 from .prepare import CHANCE_MODEL
 
 SCORE_COLUMNS = ["Model", "Fold", "Metric", "Value"]
+SUBJECT_SCORE_COLUMNS = ["Model", "Subject", "Session", "Metric", "Value", "n_folds"]
+MOABB_COLUMNS = ["score", "time", "samples", "samples_test", "subject", "session", "channels",
+                 "n_sessions", "dataset", "pipeline"]
+#: CV strategies whose folds each test one subject: results are summarised over subjects.
+SUBJECT_PROTOCOLS = ("within_subject", "cross_session", "cross_subject", "few_shot")
 ARTIFACT_COLUMNS = ["Model", "Fold", "ArtifactType", "ArtifactKey", "ArtifactValue"]
 
 
@@ -28,6 +33,12 @@ def _ranks(table: pd.DataFrame) -> pd.Series:
         else:
             ranks.append(grp["Mean"].rank(ascending=asc, method="min"))
     return pd.concat(ranks).reindex(table.index)
+
+
+def _subject_std(values: np.ndarray) -> float:
+    """Sample sd over subjects (ddof=1, as MOABB's tables); NaN below two subjects."""
+    finite = values[np.isfinite(values)]
+    return float(np.std(finite, ddof=1)) if len(finite) > 1 else np.nan
 
 
 class ExperimentResult:
@@ -164,11 +175,29 @@ class ExperimentResult:
                     )
         return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
-    def summary(self) -> pd.DataFrame:
+    @property
+    def protocol(self) -> str:
+        """The outer CV strategy (``cv.strategy`` logged on the parent run)."""
+        return self.parent_run.data.params.get("cv.strategy", "")
+
+    def summary(self, over: str = "auto") -> pd.DataFrame:
         """Mean, std and rank per model and metric, with failed-fold counts, the chance
         level and whether each model differs from the best beyond fold-to-fold noise
-        (the pairwise test logged on the parent run)."""
-        scores = self.get_detailed_scores()
+        (the pairwise test logged on the parent run).
+
+        Parameters
+        ----------
+        over : {"auto", "folds", "subjects"}
+            What ``Mean`` / ``Std`` run over. ``"subjects"``: each subject's score is the
+            mean of the folds that tested it, then mean +- sd (``ddof=1``) over subjects,
+            as MOABB reports; a column ``n_subjects`` is added. ``"auto"``: subjects under
+            the protocols (within_subject, cross_session, cross_subject, few_shot),
+            folds otherwise (sd with ``ddof=0``).
+        """
+        if over not in ("auto", "folds", "subjects"):
+            raise ValueError(f"over={over!r}; expected 'auto', 'folds' or 'subjects'")
+        by_subject = over == "subjects" or (over == "auto" and self.protocol in SUBJECT_PROTOCOLS)
+        scores = self.get_subject_scores() if by_subject else self.get_detailed_scores()
         folds = self.get_fold_runs()
         rows = []
         for model in self.models:
@@ -178,20 +207,21 @@ class ExperimentResult:
                 vals = scores[(scores.Model == model) & (scores.Metric == metric)][
                     "Value"
                 ].to_numpy(float)
-                rows.append(
-                    {
-                        "Model": model,
-                        "Metric": metric,
-                        "Mean": float(np.nanmean(vals)) if len(vals) else np.nan,
-                        "Std": float(np.nanstd(vals)) if len(vals) else np.nan,
-                        "n_folds": n_ok,
-                        "n_failed": n_failed,
-                        "Status": "failed" if n_ok == 0 else ("partial" if n_failed else "ok"),
-                    }
-                )
-        table = pd.DataFrame(
-            rows, columns=["Model", "Metric", "Mean", "Std", "n_folds", "n_failed", "Status"]
-        )
+                row = {
+                    "Model": model,
+                    "Metric": metric,
+                    "Mean": float(np.nanmean(vals)) if len(vals) else np.nan,
+                    "Std": _subject_std(vals) if by_subject else (
+                        float(np.nanstd(vals)) if len(vals) else np.nan),
+                    "n_folds": n_ok,
+                    "n_failed": n_failed,
+                    "Status": "failed" if n_ok == 0 else ("partial" if n_failed else "ok"),
+                }
+                if by_subject:
+                    row["n_subjects"] = int(np.isfinite(vals).sum())
+                rows.append(row)
+        columns = ["Model", "Metric", "Mean", "Std", "n_folds", "n_failed", "Status"]
+        table = pd.DataFrame(rows, columns=columns + (["n_subjects"] if by_subject else []))
         if table.empty:
             return table
         table["Rank"] = _ranks(table)
@@ -229,6 +259,99 @@ class ExperimentResult:
                 s.map({m: i for i, m in enumerate(self.metrics)}) if s.name == "Metric" else s
             ),
         ).reset_index(drop=True)
+
+    def get_subject_scores(self, by_session: bool = False) -> pd.DataFrame:
+        """Scores per model, subject (and test session) and metric: the mean over the
+        folds that tested that subject (columns Model, Subject, Session, Metric, Value,
+        n_folds). ``Session`` is the fold's test sessions (``cv.session_key``), ``""``
+        when none were given or ``by_session`` is False.
+
+        Raises
+        ------
+        ValueError
+            When a fold tests several subjects (e.g. ``group_kfold``): use a protocol or
+            ``leave_one_group_out``.
+        """
+        rows = []
+        for r in self._fold_runs:
+            if r.info.status != "FINISHED":
+                continue
+            model, fold = self._fold_key(r)
+            subject = r.data.tags.get("test_groups", "")
+            if not subject or "," in subject:
+                raise ValueError(
+                    f"fold {fold} of {model!r} tests subjects {subject!r}: per-subject scores "
+                    "need folds that each test one subject (cv.strategy within_subject, "
+                    "cross_session, cross_subject, few_shot or leave_one_group_out on subjects)"
+                )
+            session = r.data.tags.get("test_sessions", "") if by_session else ""
+            for metric in self.metrics:
+                if metric in r.data.metrics:
+                    rows.append((model, subject, session, metric, float(r.data.metrics[metric])))
+        frame = pd.DataFrame(rows, columns=["Model", "Subject", "Session", "Metric", "Value"])
+        if frame.empty:
+            return pd.DataFrame(columns=SUBJECT_SCORE_COLUMNS)
+        grouped = frame.groupby(["Model", "Subject", "Session", "Metric"], sort=False)["Value"]
+        out = grouped.agg(Value="mean", n_folds="size").reset_index()
+        return out[SUBJECT_SCORE_COLUMNS]
+
+    def to_moabb(
+        self, metric: str | None = None, dataset: str | None = None, include_chance: bool = False
+    ) -> pd.DataFrame:
+        """The results as MOABB's results frame, one row per pipeline x subject x test
+        session, so ``moabb.analysis`` statistics and plots apply.
+
+        Parameters
+        ----------
+        metric : str, optional
+            The score column (default: the experiment's first metric).
+        dataset : str, optional
+            Dataset name (default: the parent run's ``dataset`` tag, else its run name).
+        include_chance : bool
+            Keep the chance model as a pipeline.
+
+        Returns
+        -------
+        DataFrame
+            Columns score, time (mean fit seconds), samples (mean training size),
+            samples_test, subject, session (``"0"`` without sessions), channels,
+            n_sessions, dataset, pipeline.
+
+        Examples
+        --------
+        >>> from moabb.analysis.meta_analysis import compute_dataset_statistics  # doctest: +SKIP
+        >>> compute_dataset_statistics(result.to_moabb())                        # doctest: +SKIP
+        """
+        metric = metric or (self.metrics[0] if self.metrics else None)
+        if metric not in self.metrics:
+            raise ValueError(f"metric={metric!r} was not recorded; recorded: {self.metrics}")
+        tags, params = self.parent_run.data.tags, self.parent_run.data.params
+        dataset = dataset or tags.get("dataset") or self.parent_run.info.run_name
+        self.get_subject_scores()  # raises when folds do not each test one subject
+        rows = []
+        for r in self._fold_runs:
+            model, _ = self._fold_key(r)
+            if r.info.status != "FINISHED" or (model == "chance" and not include_chance):
+                continue
+            rows.append({
+                "pipeline": model, "subject": r.data.tags.get("test_groups", ""),
+                "session": r.data.tags.get("test_sessions", "") or "0",
+                "score": float(r.data.metrics.get(metric, np.nan)),
+                "time": float(r.data.metrics.get("fit_seconds", np.nan)),
+                "samples": float(r.data.tags.get("n_train", np.nan)),
+                "samples_test": float(r.data.tags.get("n_test", np.nan)),
+            })
+        frame = pd.DataFrame(rows, columns=["pipeline", "subject", "session", "score", "time",
+                                            "samples", "samples_test"])
+        out = (frame.groupby(["pipeline", "subject", "session"], sort=False)
+               .mean(numeric_only=True).reset_index())
+        sessions = frame.groupby("subject")["session"].agg(
+            lambda s: len({x for v in s for x in v.split(",")}))
+        out["n_sessions"] = out["subject"].map(sessions).astype(int)
+        channels = params.get("data.n_channels")
+        out["channels"] = int(channels) if channels not in (None, "None") else np.nan
+        out["dataset"] = dataset
+        return out[MOABB_COLUMNS]
 
     def get_pairwise_tests(self) -> pd.DataFrame:
         """The pairwise model comparison table logged on the parent run (may be empty)."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 from sklearn import model_selection as ms
 
 from ..data import EpochsData
+from .configs.core import PROTOCOLS
 
 
 def make_splitter(strategy: str, n_splits: int, shuffle: bool, random_state: int | None):
@@ -42,6 +46,8 @@ def make_splits(cv, data: EpochsData, random_state: int) -> list[tuple[np.ndarra
     n = len(data.y)
     strategy = cv.strategy
     rs = cv.random_state if cv.random_state is not None else random_state
+    if strategy in PROTOCOLS:
+        return _checked(_protocol_splits(cv, data, rs), data)
     if strategy == "stratified" and data.task != "classification":
         strategy = "kfold"
     if strategy == "stratified_group_kfold" and data.task != "classification":
@@ -75,6 +81,11 @@ def make_splits(cv, data: EpochsData, random_state: int) -> list[tuple[np.ndarra
         (np.asarray(tr), np.asarray(te))
         for tr, te in splitter.split(dummy, data.y, data.groups if grouped else None)
     ]
+    return _checked(splits, data)
+
+
+def _checked(splits: list[tuple[np.ndarray, np.ndarray]], data: EpochsData):
+    """Raise when a class is absent from the training partition of an outer fold."""
     if data.task == "classification":
         classes = np.unique(data.y)
         for k, (tr, _) in enumerate(splits):
@@ -85,6 +96,51 @@ def make_splits(cv, data: EpochsData, random_state: int) -> list[tuple[np.ndarra
                     "use a stratified strategy, fewer splits, or more data per class"
                 )
     return splits
+
+
+def session_labels(cv, data: EpochsData) -> np.ndarray | None:
+    """The session of every window (``metadata[cv.session_key]``), or None."""
+    key = getattr(cv, "session_key", None)
+    if key is None:
+        return None
+    if key not in data.metadata.columns:
+        cols = ", ".join(map(str, data.metadata.columns)) or "none"
+        raise ValueError(
+            f"cv.session_key={key!r} is not a column of sample_metadata (columns: {cols})"
+        )
+    values = data.metadata[key].to_numpy()
+    if pd.isna(values).any():
+        raise ValueError(f"sample_metadata[{key!r}] has missing values")
+    return values.astype(str)
+
+
+def _protocol_splits(cv, data: EpochsData, random_state: int | None):
+    from .protocols import make_protocol
+
+    if data.groups is None:  # pragma: no cover - protocols always set a group_key
+        raise ValueError(f"cv.strategy={cv.strategy!r} needs the subject column cv.group_key")
+    protocol = make_protocol(cv, data.task, random_state)
+    return [
+        (np.asarray(tr), np.asarray(te))
+        for tr, te in protocol.split(data.y, data.groups, session_labels(cv, data))
+    ]
+
+
+def fitting_view(cv, data: EpochsData) -> EpochsData:
+    """The data as fitting sees it: under within_subject / cross_session a training
+    partition is one subject, so its validation split and inner CV are drawn from that
+    subject's own trials (no groups); otherwise the data unchanged (grouped by subject)."""
+    if data.groups is None or cv.strategy not in ("within_subject", "cross_session"):
+        return data
+    return replace(data, groups=None)
+
+
+def fold_tags(cv, data: EpochsData, test: np.ndarray) -> dict[str, str]:
+    """Tags of a fold beyond its test groups: the sessions it tests (with cv.session_key)."""
+    sessions = session_labels(cv, data)
+    if sessions is None:
+        return {}
+    return {"test_sessions": ",".join(sorted(np.unique(sessions[test]).tolist()))}
 
 
 def inner_splits(

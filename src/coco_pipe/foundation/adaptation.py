@@ -14,8 +14,9 @@ input, and raises the clear input errors before any model is built:
    :func:`scipy.signal.resample_poly`);
 3. **cropping** the trailing samples to the patch grid (``patch_size`` /
    ``patch_stride``) and to ``max_times``;
-4. **amplitude**: inputs in volts are multiplied by ``spec.amplitude_scale`` and
-   normalized per window as in pretraining (``spec.normalization``).
+4. **amplitude**: inputs in their declared unit (volts by default; ``unit="uV"`` etc.)
+   are converted to volts, multiplied by ``spec.amplitude_scale`` and normalized per
+   window as in pretraining (``spec.normalization``).
 
 The plan is a frozen value: :meth:`AdaptationPlan.apply` runs it on arrays,
 :meth:`AdaptationPlan.as_params` gives the ``adapt.*`` params of a fold run and
@@ -34,71 +35,27 @@ from __future__ import annotations
 
 import logging
 import math
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-from .specs import FoundationModelSpec
+from ..data.units import canonical_unit, volts_per_unit
+from .channels import (
+    CHANNEL_ALIASES,
+    map_channels,
+    match_channel,
+    montage_position,
+    normalize_channel_name,
+)
+from .models import get_model
+from .models.base import FoundationModelSpec
 
 logger = logging.getLogger(__name__)
 
-#: Legacy 10-20 names and their 10-10 equivalents (both directions are tried).
-CHANNEL_ALIASES: dict[str, str] = {"T3": "T7", "T4": "T8", "T5": "P7", "T6": "P8"}
-_ALIAS_BOTH = {**CHANNEL_ALIASES, **{v: k for k, v in CHANNEL_ALIASES.items()}}
 _SUPPORTED_NORMALIZATIONS = ("none", "zscore_clip", "minmax", "quantile95")
-_MONTAGE = "standard_1005"
-
-
-def normalize_channel_name(name: str) -> str:
-    """Upper-case a channel name and strip common decorations.
-
-    Examples
-    --------
-    >>> normalize_channel_name("EEG Fp1-REF")
-    'FP1'
-    """
-    n = str(name).strip().upper()
-    n = re.sub(r"^EEG[\s_-]+", "", n)
-    n = re.sub(r"[-_](REF|LE|AVG|AR)$", "", n)
-    return n.strip()
-
-
-def _candidates(name: str) -> list[str]:
-    n = normalize_channel_name(name)
-    out = [n]
-    if n in _ALIAS_BOTH:
-        out.append(_ALIAS_BOTH[n])
-    return out
-
-
-def match_channel(name: str, layout_index: dict[str, int]) -> int | None:
-    """Index of ``name`` in a layout (upper-cased name -> index), exact name first, then alias."""
-    for cand in _candidates(name):
-        if cand in layout_index:
-            return layout_index[cand]
-    return None
-
-
-@lru_cache(maxsize=1)
-def _montage_positions() -> dict[str, tuple[str, np.ndarray]]:
-    """Upper-cased name -> (montage spelling, xyz in metres) for ``standard_1005``."""
-    import mne
-
-    pos = mne.channels.make_standard_montage(_MONTAGE).get_positions()["ch_pos"]
-    return {k.upper(): (k, np.asarray(v, dtype=float)) for k, v in pos.items()}
-
-
-def montage_position(name: str) -> tuple[str, np.ndarray] | None:
-    """Position of a channel in MNE's ``standard_1005`` montage (aliases tried), or None."""
-    table = _montage_positions()
-    for cand in _candidates(name):
-        if cand in table:
-            return table[cand]
-    return None
 
 
 @dataclass(frozen=True)
@@ -132,9 +89,13 @@ class AdaptationPlan:
     interpolated_channels : tuple of str
         Model channels/electrodes computed by spatial interpolation (not present in the data).
     amplitude_scale : float
+        Factor from the data's unit to the model's (``spec.amplitude_scale`` times the
+        volts per declared unit).
     normalization : str
     channel_matrix : ndarray (n_model_channels, src_n_channels) or None
         Linear channel map (selection, reordering, bipolar derivation); None: identity.
+    unit : str
+        Declared unit of the data (``"V"``, ``"mV"``, ``"uV"``, ``"nV"``).
     """
 
     model_key: str
@@ -156,6 +117,7 @@ class AdaptationPlan:
     amplitude_scale: float
     normalization: str
     channel_matrix: np.ndarray | None = field(default=None, compare=False, repr=False)
+    unit: str = "V"
 
     @property
     def n_channels(self) -> int:
@@ -185,7 +147,7 @@ class AdaptationPlan:
         Parameters
         ----------
         X : ndarray, shape (n_windows, src_n_channels, src_n_times)
-            Windows in volts at ``src_sfreq``.
+            Windows in the plan's ``unit`` (volts by default) at ``src_sfreq``.
 
         Returns
         -------
@@ -230,6 +192,7 @@ class AdaptationPlan:
             "adapt.interpolated_channels": ",".join(self.interpolated_channels)[:500] or "none",
             "adapt.amplitude_scale": self.amplitude_scale,
             "adapt.normalization": self.normalization,
+            "adapt.unit": self.unit,
         }
         if self.positions is not None:
             p["adapt.positions_source"] = self.positions_source
@@ -297,16 +260,6 @@ def _resample_factors(src: float, dst: float) -> tuple[int, int]:
     return frac.numerator, frac.denominator
 
 
-def _layout_index(layout: tuple[str, ...]) -> dict[str, int]:
-    return {n.upper(): i for i, n in enumerate(layout)}
-
-
-def _channel_error_hint(spec: FoundationModelSpec) -> str:
-    layout = spec.channel_layout or ()
-    shown = ", ".join(layout[:25]) + (", ..." if len(layout) > 25 else "")
-    return f"the {spec.display_name} layout ({len(layout)} channels: {shown})"
-
-
 def plan_adaptation(
     spec: FoundationModelSpec,
     *,
@@ -314,7 +267,9 @@ def plan_adaptation(
     ch_names: tuple[str, ...] | list[str] | None,
     n_channels: int | None,
     n_times: int | None,
-    position_bank: dict[str, tuple[float, float, float]] | None = None,
+    position_bank: Mapping[str, tuple[float, float, float]] | None = None,
+    position_bank_source: str = "position-bank",
+    unit: str = "V",
 ) -> AdaptationPlan:
     """Plan how user windows become inputs of ``spec``'s model; raise input errors now.
 
@@ -331,7 +286,13 @@ def plan_adaptation(
         Window shape of the data (``n_channels`` may be None when ``ch_names`` is given).
     position_bank : dict, optional
         Upper-cased name -> (x, y, z) positions used instead of the MNE montage for
-        ``channel_mode="positions"`` (e.g. REVE's pretraining bank).
+        ``channel_mode="positions"`` (e.g. REVE's pretraining bank, see the model hook
+        :meth:`~coco_pipe.foundation.models.base.FoundationModel.position_bank`).
+    position_bank_source : str
+        ``positions_source`` of the plan when the positions come from ``position_bank``.
+    unit : str
+        Unit of the data: ``"V"`` (default), ``"mV"``, ``"uV"`` or ``"nV"``; converted to
+        volts before ``spec.amplitude_scale``.
 
     Returns
     -------
@@ -353,6 +314,7 @@ def plan_adaptation(
     ('FP1', 'FP2', 'T3', 'T4', 'CZ')
     """
     key = spec.key
+    unit = canonical_unit(unit)
     if sfreq is None:
         raise ValueError(
             f"sfreq is missing: {spec.display_name} ({key!r}) resamples inputs to {spec.sfreq:g} Hz and "
@@ -402,107 +364,24 @@ def plan_adaptation(
         )
 
     # ---- channels --------------------------------------------------------------
-    mode = spec.channel_mode
-    matrix: np.ndarray | None = None
-    positions: list[tuple[float, float, float]] | None = None
-    positions_source = ""
-    dropped: list[str] = []
-    interpolated: list[str] = []
-    if mode == "any":
-        out_names = ch_names if ch_names is not None else tuple(f"ch{i}" for i in range(n_channels))
-    elif mode == "subset":
-        index = _layout_index(spec.channel_layout or ())
-        layout = spec.channel_layout or ()
-        sel: list[int] = []
-        out: list[str] = []
-        seen: set[int] = set()
-        for i, name in enumerate(ch_names):  # type: ignore[arg-type]
-            j = match_channel(name, index)
-            if j is None or j in seen:
-                dropped.append(name)
-                continue
-            seen.add(j)
-            sel.append(i)
-            out.append(layout[j])
-        if not sel:
-            raise ValueError(
-                f"none of the channel names {list(ch_names)[:10]} match {_channel_error_hint(spec)} "  # type: ignore[arg-type]
-                "(case-insensitive, with T3/T7, T4/T8, T5/P7, T6/P8 aliases)"
-            )
-        out_names = tuple(out)
-        if sel != list(range(n_channels)):
-            matrix = np.zeros((len(sel), n_channels))
-            matrix[np.arange(len(sel)), sel] = 1.0
-        if spec.key == "signal_jepa":
-            positions = []
-            for n in out_names:
-                mp = montage_position(n)
-                positions.append(tuple(mp[1]) if mp else (0.0, 0.0, 0.0))
-            positions_source = f"mne:{_MONTAGE}"
-    elif mode in ("positions", "interpolated"):
-        bank = {k.upper(): v for k, v in position_bank.items()} if position_bank else None
-        sel, out, positions = [], [], []
-        layout_index = _layout_index(spec.channel_layout or ()) if spec.channel_layout else None
-        n_layout_hits = 0
-        for i, name in enumerate(ch_names):  # type: ignore[arg-type]
-            pos = None
-            spelled = None
-            if bank is not None:
-                for cand in _candidates(name):
-                    if cand in bank:
-                        pos, spelled = tuple(float(v) for v in bank[cand]), cand
-                        break
-            else:
-                mp = montage_position(name)
-                if mp is not None:
-                    spelled, pos = mp[0], tuple(float(v) for v in mp[1])
-            if pos is None:
-                dropped.append(name)
-                continue
-            if layout_index is not None:
-                j = match_channel(name, layout_index)
-                if j is not None:
-                    spelled = spec.channel_layout[j]  # type: ignore[index]
-                    n_layout_hits += 1
-            sel.append(i)
-            out.append(spelled)
-            positions.append(pos)
-        src = "reve:position-bank" if bank is not None else f"mne:{_MONTAGE}"
-        positions_source = src
-        if not sel or (layout_index is not None and n_layout_hits == 0):
-            where = (
-                _channel_error_hint(spec)
-                if layout_index is not None
-                else f"the electrode positions of {src}"
-            )
-            raise ValueError(
-                f"none of the channel names {list(ch_names)[:10]} match {where} "  # type: ignore[arg-type]
-                "(case-insensitive, with T3/T7, T4/T8, T5/P7, T6/P8 aliases)"
-            )
-        out_names = tuple(out)
-        if len(set(n.upper() for n in out_names)) != len(out_names):
-            raise ValueError(f"channel names map to duplicate electrodes: {list(out_names)}")
-        if sel != list(range(n_channels)):
-            matrix = np.zeros((len(sel), n_channels))
-            matrix[np.arange(len(sel)), sel] = 1.0
-        if mode == "interpolated":
-            have = {n.upper() for n in out_names}
-            interpolated = [n for n in (spec.channel_layout or ()) if n.upper() not in have]
-    elif mode == "bipolar":
-        matrix, out_names, interpolated, dropped = _bipolar_matrix(spec, ch_names)  # type: ignore[arg-type]
-    else:
-        raise ValueError(f"spec {key!r}: unknown channel_mode {mode!r}")
-
-    if dropped:
+    chmap = map_channels(
+        spec,
+        ch_names,
+        n_channels,
+        subset_positions=get_model(key).subset_positions,
+        position_bank=position_bank,
+        position_bank_source=position_bank_source,
+    )
+    if chmap.dropped:
         logger.warning(
             "%s: %d channel(s) not usable by the model are dropped: %s",
             spec.display_name,
-            len(dropped),
-            ", ".join(dropped[:20]),
+            len(chmap.dropped),
+            ", ".join(chmap.dropped[:20]),
         )
     return AdaptationPlan(
         model_key=key,
-        channel_mode=mode,
+        channel_mode=spec.channel_mode,
         src_sfreq=float(sfreq),
         sfreq=float(spec.sfreq),
         resample_up=up,
@@ -512,81 +391,23 @@ def plan_adaptation(
         n_times_resampled=n_res,
         n_times=n_final,
         src_ch_names=ch_names,
-        ch_names=tuple(out_names),
-        positions=tuple(positions) if positions is not None else None,
-        positions_source=positions_source,
-        dropped_channels=tuple(dropped),
-        interpolated_channels=tuple(interpolated),
-        amplitude_scale=float(spec.amplitude_scale),
+        ch_names=chmap.ch_names,
+        positions=chmap.positions,
+        positions_source=chmap.positions_source,
+        dropped_channels=chmap.dropped,
+        interpolated_channels=chmap.interpolated,
+        amplitude_scale=float(spec.amplitude_scale) * volts_per_unit(unit),
         normalization=spec.normalization,
-        channel_matrix=matrix,
+        channel_matrix=chmap.matrix,
+        unit=unit,
     )
 
 
-def _bipolar_matrix(
-    spec: FoundationModelSpec, ch_names: tuple[str, ...]
-) -> tuple[np.ndarray, tuple[str, ...], list[str], list[str]]:
-    """Derivation matrix (n_pairs, n_src) for a bipolar layout ``A-B``.
-
-    Electrodes present in the data are used as they are; missing ones are spline
-    interpolated (MNE, through braindecode's ChannelInterpolationLayer) from the
-    channels with a known position. Errors when no electrode of the layout is present.
-    """
-    layout = spec.channel_layout or ()
-    electrodes: list[str] = []
-    for pair in layout:
-        for e in pair.split("-"):
-            if e.upper() not in electrodes:
-                electrodes.append(e.upper())
-    e_index = {e: i for i, e in enumerate(electrodes)}
-    src_idx: dict[int, int] = {}
-    for i, name in enumerate(ch_names):
-        j = match_channel(name, e_index)
-        if j is not None and j not in src_idx:
-            src_idx[j] = i
-    if not src_idx:
-        raise ValueError(
-            f"none of the channel names {list(ch_names)[:10]} match the electrodes of {_channel_error_hint(spec)} "
-            f"(needed: {', '.join(electrodes)}; case-insensitive, with T3/T7, T4/T8, T5/P7, T6/P8 aliases)"
-        )
-    n_src = len(ch_names)
-    mono = np.zeros((len(electrodes), n_src))
-    missing = [e for j, e in enumerate(electrodes) if j not in src_idx]
-    dropped: list[str] = []
-    if missing:
-        from braindecode.modules.interpolation import ChannelInterpolationLayer
-
-        src_chs, src_cols = [], []
-        for i, name in enumerate(ch_names):
-            mp = montage_position(name)
-            if mp is None:
-                dropped.append(name)
-                continue
-            loc = np.zeros(12)
-            loc[:3] = mp[1]
-            src_chs.append({"ch_name": mp[0], "kind": "eeg", "loc": loc})
-            src_cols.append(i)
-        tgt_chs = []
-        for e in missing:
-            mp = montage_position(e)
-            loc = np.zeros(12)
-            loc[:3] = mp[1]  # type: ignore[index]
-            tgt_chs.append({"ch_name": e, "kind": "eeg", "loc": loc})
-        w = ChannelInterpolationLayer(
-            src_chs, tgt_chs, mode="always", method="spline"
-        ).matrix.numpy()
-        for r, e in enumerate(missing):
-            mono[e_index[e], src_cols] = w[r]
-        logger.warning(
-            "%s: electrodes %s are missing and spline-interpolated for the bipolar montage",
-            spec.display_name,
-            ", ".join(missing),
-        )
-    for j, i in src_idx.items():
-        mono[j, i] = 1.0
-    deriv = np.zeros((len(layout), len(electrodes)))
-    for r, pair in enumerate(layout):
-        a, b = pair.upper().split("-")
-        deriv[r, e_index[a]] = 1.0
-        deriv[r, e_index[b]] = -1.0
-    return deriv @ mono, tuple(layout), missing, dropped
+__all__ = [
+    "CHANNEL_ALIASES",
+    "AdaptationPlan",
+    "match_channel",
+    "montage_position",
+    "normalize_channel_name",
+    "plan_adaptation",
+]

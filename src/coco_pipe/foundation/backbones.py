@@ -1,22 +1,12 @@
 """Build a foundation-model backbone and forward windows to pooled embeddings.
 
 One spec row (:data:`~coco_pipe.foundation.specs.ESTIMATOR_SPECS`) says which
-braindecode class to build, how the data are adapted
-(:mod:`~coco_pipe.foundation.adaptation`) and how features are
-pulled out before the classification head (``spec.feature_strategy``):
-
-``bendr_context``
-    conv encoder + contextualizer; the start token is ``cls``, the other steps are tokens.
-``biot_encoder``
-    the BIOT encoder, which already averages its tokens (``mean`` only).
-``return_features``
-    ``model(x, return_features=True)["features"]``; all axes between batch and feature
-    are tokens (CBraMod, EEGPT, REVE, Signal-JEPA).
-``labram_tokens``
-    LaBraM's ``return_features`` with ``ch_names`` (position embeddings by name);
-    gives patch tokens and the class token.
-``luna_latent``
-    LUNA's encoder up to the normed latent (before its query-attention head).
+braindecode class to build and how the data are adapted
+(:mod:`~coco_pipe.foundation.adaptation`); the model's module in
+:mod:`coco_pipe.foundation.models` says how features are pulled out before the
+classification head (its ``features`` hook). :func:`build_backbone` loads the weights
+with the braindecode backend here, or dispatches to the Hugging Face backend
+(:mod:`coco_pipe.foundation.hf`); both return a :class:`Backbone`.
 
 :class:`Backbone` keeps the braindecode model as ``module.model`` so LoRA target
 names (``spec.lora_target_modules``) resolve as suffixes of ``nn.Linear`` names.
@@ -32,309 +22,30 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
 import logging
-import os
 import sys
-import threading
-import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from .adaptation import AdaptationPlan, plan_adaptation
-from .specs import ESTIMATOR_SPECS, FoundationModelSpec
+from .architecture import (
+    Backbone,
+    FoundationBackboneModule,
+    build_model,
+    check_pooling,
+    fingerprint,
+    fingerprint_info,
+    get_spec,
+    load_backbone_weights,
+    make_plan,
+    probe_emb_dim,
+    rebuild_braindecode_module,
+)
+from .models import get_model
+from .weights import resolve_weights
 
 logger = logging.getLogger(__name__)
-
-_SIGNAL_ARGS = ("n_chans", "n_times", "sfreq", "chs_info", "n_outputs", "input_window_seconds")
-_POOLINGS = ("mean", "cls", "flatten")
-_REVE_LOCK = threading.Lock()
-
-
-# ----------------------------------------------------------------------------- specs
-def get_spec(model_key: str) -> FoundationModelSpec:
-    """Spec row of ``model_key``; the error lists the known keys."""
-    try:
-        return ESTIMATOR_SPECS[model_key]
-    except KeyError:
-        known = ", ".join(sorted(ESTIMATOR_SPECS))
-        raise ValueError(
-            f"unknown model_key {model_key!r}; known foundation models: {known}"
-        ) from None
-
-
-def check_pooling(spec: FoundationModelSpec, pooling: str) -> None:
-    """Raise a clear error for a pooling the model does not support."""
-    if pooling not in _POOLINGS:
-        raise ValueError(f"pooling must be one of {_POOLINGS}, got {pooling!r}")
-    if pooling not in spec.poolings:
-        why = " (it has no class token)" if pooling == "cls" else ""
-        raise ValueError(
-            f"pooling={pooling!r} is not supported by {spec.display_name} ({spec.key!r}){why}; "
-            f"supported: {', '.join(spec.poolings)}"
-        )
-
-
-# ----------------------------------------------------------------------------- weights
-def _weights_api():
-    """(resolve_weights, load_weights_into, state_dict_digest) of :mod:`.weights` (lazy import)."""
-    from . import weights as w
-
-    return w.resolve_weights, w.load_weights_into, w.state_dict_digest
-
-
-# ----------------------------------------------------------------------------- REVE bank
-def reve_position_bank() -> dict[str, tuple[float, float, float]] | None:
-    """REVE's pretraining electrode bank when braindecode has it cached (no download), else None."""
-    try:
-        import mne
-
-        # the folder braindecode's RevePositionBank reads (mne.datasets.utils._get_path), not created here
-        root = (
-            mne.get_config("REVE_POSITIONS_PATH")
-            or mne.get_config("MNE_DATA")
-            or os.path.expanduser("~/mne_data")
-        )
-        path = os.path.join(root, "reve_positions.json")
-        with open(path) as f:
-            data = json.load(f)
-        return {str(k): tuple(float(x) for x in v) for k, v in data.items()}
-    except Exception:  # noqa: BLE001 - any problem means "not available offline"
-        return None
-
-
-class _OfflinePositionBank(nn.Module):
-    """Stand-in for braindecode's RevePositionBank that never touches the network."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-        self.position_names: list[str] = []
-        self.mapping: dict[str, int] = {}
-        self.register_buffer("embedding", torch.zeros(0, 3), persistent=False)
-
-    def forward(self, channel_names: list[str]) -> torch.Tensor:  # pragma: no cover - unused
-        raise RuntimeError("positions are supplied by coco-pipe's adaptation plan")
-
-
-@contextlib.contextmanager
-def _offline_reve():
-    """Build REVE without downloading its position bank (positions come from the plan)."""
-    import braindecode.models.reve as reve_mod
-
-    with _REVE_LOCK:
-        original = reve_mod.RevePositionBank
-        reve_mod.RevePositionBank = _OfflinePositionBank
-        try:
-            yield
-        finally:
-            reve_mod.RevePositionBank = original
-
-
-# ----------------------------------------------------------------------------- model
-def _model_class(spec: FoundationModelSpec):
-    import braindecode.models as bm
-
-    name = (
-        spec.interpolated_class if spec.channel_mode == "interpolated" else spec.braindecode_class
-    )
-    return getattr(bm, name)
-
-
-def _build_model(
-    spec: FoundationModelSpec, plan: AdaptationPlan, model_kwargs: dict[str, Any]
-) -> nn.Module:
-    """Braindecode model for ``plan`` with its classification head removed."""
-    bad = sorted(set(model_kwargs) & set(_SIGNAL_ARGS))
-    if bad:
-        raise ValueError(
-            f"model_kwargs must not set {bad}: signal arguments are derived from the data and the adaptation plan"
-        )
-    cls = _model_class(spec)
-    kw: dict[str, Any] = {"n_times": plan.n_times, "sfreq": plan.sfreq}
-    if spec.needs_n_outputs:
-        kw["n_outputs"] = 1
-    key = spec.key
-    if key == "bendr":
-        kw.update(chs_info=plan.chs_info(), final_layer=False)
-    elif key == "biot":
-        kw.update(n_chans=plan.n_channels)
-    elif key == "cbramod":
-        kw.update(n_chans=plan.n_channels, return_encoder_output=True)
-    elif key == "eegpt":
-        kw.update(chs_info=plan.chs_info(), chan_proj_type="none", return_encoder_output=True)
-    elif key == "labram":
-        kw.update(n_chans=plan.n_channels)
-    elif key == "luna":
-        # n_outputs=0 builds LUNA's pretraining (reconstruction) head, as in its checkpoint
-        kw.update(chs_info=plan.chs_info(), n_outputs=0)
-    elif key == "reve":
-        kw.update(n_chans=plan.n_channels)
-    elif key == "signal_jepa":
-        kw.update(chs_info=plan.chs_info(), channel_embedding="pretrain_aligned")
-    kw.update(model_kwargs)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"braindecode\..*")
-        if key == "reve":
-            with _offline_reve():
-                model = cls(**kw)
-        else:
-            model = cls(**kw)
-    head = getattr(model, "final_layer", None)
-    if head is not None and not isinstance(head, nn.Identity):
-        model.final_layer = nn.Identity()
-    return model
-
-
-class FoundationBackboneModule(nn.Module):
-    """Braindecode model + feature extraction + pooling: ``(B, C, T) -> (B, emb_dim)``.
-
-    The input must already be adapted (:meth:`AdaptationPlan.apply`). The braindecode
-    model is the submodule ``model``.
-    """
-
-    def __init__(
-        self, model: nn.Module, spec: FoundationModelSpec, plan: AdaptationPlan, pooling: str
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.strategy = spec.feature_strategy
-        self.pooling = pooling
-        self.ch_names = list(plan.ch_names)
-        if spec.key == "reve":
-            pos = torch.tensor(plan.positions, dtype=torch.float32)
-            self.register_buffer("channel_positions", pos, persistent=False)
-        elif spec.key == "luna":
-            locs = torch.tensor(plan.positions, dtype=torch.float32)
-            self.register_buffer("channel_positions", locs, persistent=False)
-
-    def tokens(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
-        """(tokens (B, L, D) or None, class token (B, D) or None, pooled (B, D) or None)."""
-        m = self.model
-        s = self.strategy
-        if s == "bendr_context":
-            if getattr(m, "interpolation_layer", None) is not None:
-                x = m.interpolation_layer(x)
-            context = m.contextualizer(m.encoder(x))  # (B, D, 1 + steps)
-            return context[:, :, 1:].transpose(1, 2), context[:, :, 0], None
-        if s == "biot_encoder":
-            return None, None, m.encoder(x)
-        if s == "labram_tokens":
-            out = m(x, return_features=True, ch_names=self.ch_names)
-            return out["features"], out["cls_token"], None
-        if s == "luna_latent":
-            return self._luna_latent(x), None, None
-        if s == "return_features":
-            if hasattr(self, "channel_positions"):  # REVE
-                pos = self.channel_positions.unsqueeze(0).expand(x.shape[0], -1, -1)
-                feats = m(x, pos=pos, return_features=True)["features"]
-            else:
-                feats = m(x, return_features=True)["features"]
-            return feats.reshape(feats.shape[0], -1, feats.shape[-1]), None, None
-        raise ValueError(f"unknown feature_strategy {s!r}")
-
-    def _luna_latent(self, x: torch.Tensor) -> torch.Tensor:
-        from einops import rearrange
-
-        m = self.model
-        b = x.shape[0]
-        locs = self.channel_positions.to(dtype=x.dtype).unsqueeze(0).expand(b, -1, -1)
-        tokens, _ = m.prepare_tokens(x, locs, mask=None)
-        tokens, _ = m.cross_attn(tokens)
-        tokens = rearrange(tokens, "(B t) Q D -> B t (Q D)", B=b)
-        for blk in m.blocks:
-            tokens = blk(tokens)
-        return m.norm(tokens)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        toks, cls_tok, pooled = self.tokens(x)
-        if self.pooling == "mean":
-            return pooled if toks is None else toks.mean(dim=1)
-        if self.pooling == "cls":
-            return cls_tok
-        return toks.flatten(1)
-
-
-@dataclass
-class Backbone:
-    """A built backbone: module, the facts that produced it, and its fingerprint.
-
-    Attributes
-    ----------
-    module : FoundationBackboneModule
-        ``forward(x)`` with ``x`` (B, C, T) already adapted by ``plan`` -> (B, emb_dim).
-    spec : FoundationModelSpec
-    plan : AdaptationPlan
-    weights : WeightsSource
-    weights_digest : str
-        sha256 of the model's state dict after loading.
-    emb_dim : int
-    pooling : str
-    fingerprint : str
-        sha256 over model key, weights digest, plan, pooling, dtype, model kwargs and
-        torch / braindecode versions (the embedding-cache key with the window bytes).
-    """
-
-    module: nn.Module
-    spec: FoundationModelSpec
-    plan: AdaptationPlan
-    weights: Any
-    weights_digest: str
-    emb_dim: int
-    pooling: str
-    fingerprint: str
-    model_kwargs: dict[str, Any] | None = None
-
-    def fingerprint_info(self) -> dict[str, Any]:
-        """What the fingerprint hashes (JSON-able)."""
-        return _fingerprint_info(
-            self.spec.key, self.weights_digest, self.plan, self.pooling, self.model_kwargs or {}
-        )
-
-
-def _fingerprint_info(
-    key: str, digest: str, plan: AdaptationPlan, pooling: str, model_kwargs: dict
-) -> dict[str, Any]:
-    import braindecode
-
-    return {
-        "model_key": key,
-        "weights_digest": digest,
-        "plan": plan.fingerprint_dict(),
-        "pooling": pooling,
-        "dtype": "float32",
-        "model_kwargs": json.loads(json.dumps(model_kwargs, sort_keys=True, default=repr)),
-        "torch": torch.__version__,
-        "braindecode": braindecode.__version__,
-    }
-
-
-def make_plan(
-    spec: FoundationModelSpec,
-    *,
-    sfreq: float | None,
-    ch_names,
-    n_channels: int | None,
-    n_times: int | None,
-) -> AdaptationPlan:
-    """:func:`plan_adaptation` with the model-specific extras (REVE's cached position bank)."""
-    bank = reve_position_bank() if spec.key == "reve" else None
-    return plan_adaptation(
-        spec,
-        sfreq=sfreq,
-        ch_names=ch_names,
-        n_channels=n_channels,
-        n_times=n_times,
-        position_bank=bank,
-    )
-
 
 def build_backbone(
     model_key: str,
@@ -351,11 +62,16 @@ def build_backbone(
     trust_remote_code: bool = False,
     quantization: Any = None,
     torch_dtype: Any = None,
+    seed: int | None = None,
+    allow_partial_weights: bool = False,
+    unit: str = "V",
 ) -> Backbone:
     """Build (and load) a frozen backbone for data of the given shape.
 
     Input errors (unknown model, pooling, sfreq, channels, window length, weights)
-    are raised before the model is built.
+    are raised before the model is built. The weights are loaded through the model's own
+    ``load_state_dict`` (see :func:`~coco_pipe.foundation.weights.load_weights`); what
+    was loaded is ``Backbone.load_report``.
 
     Parameters
     ----------
@@ -363,8 +79,10 @@ def build_backbone(
         Row of ``ESTIMATOR_SPECS`` (see ``list_foundation_models()``).
     backend : {"braindecode", "hugging_face"}
     weights : str
-        ``"pretrained"``, ``"random"``, a hub repo id, a local directory or a state-dict file
-        (see :func:`~coco_pipe.foundation.weights.resolve_weights`).
+        ``"pretrained"``, ``"random"``, a hub repo id, a local directory (a checkpoint folder
+        or the folder of a several-file release) or a state-dict file, in braindecode's
+        names or one of the model's published layouts (see
+        :func:`~coco_pipe.foundation.weights.resolve_weights`).
     revision : str, optional
         Hub revision.
     pooling : {"mean", "cls", "flatten"}
@@ -377,6 +95,16 @@ def build_backbone(
         Window shape of the data.
     trust_remote_code : bool
         hugging_face backend only.
+    seed : int, optional
+        The model is constructed under torch generators seeded with it, so
+        ``weights="random"`` gives the same weights (and digest) for the same seed.
+        None: torch's global random state.
+    allow_partial_weights : bool, default False
+        Accept a checkpoint that leaves backbone tensors freshly initialised (listed in
+        the load report); by default that is a
+        :class:`~coco_pipe.foundation.weights.PartialWeightsError` listing them.
+    unit : str
+        Unit of the data: ``"V"`` (default), ``"mV"``, ``"uV"``, ``"nV"``.
 
     Returns
     -------
@@ -402,6 +130,7 @@ def build_backbone(
             model_key, weights=weights, revision=revision, pooling=pooling, model_kwargs=model_kwargs,
             sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times,
             trust_remote_code=trust_remote_code, quantization=quantization, torch_dtype=torch_dtype,
+            seed=seed, allow_partial_weights=allow_partial_weights, unit=unit,
         )  # fmt: skip
     if trust_remote_code or quantization is not None or torch_dtype is not None:
         raise ValueError(
@@ -410,43 +139,32 @@ def build_backbone(
         )
     check_pooling(spec, pooling)
     model_kwargs = dict(model_kwargs or {})
-    plan = make_plan(spec, sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times)
-    resolve_weights, load_weights_into, _ = _weights_api()
+    plan = make_plan(
+        spec, sfreq=sfreq, ch_names=ch_names, n_channels=n_channels, n_times=n_times, unit=unit
+    )
     source = resolve_weights(weights, spec=spec, revision=revision)
-    if spec.key == "reve" and plan.positions_source != "reve:position-bank" and weights != "random":
-        logger.warning(
-            "REVE: braindecode's electrode position bank (reve_positions.json) is not cached, so "
-            "positions come from MNE's standard_1005 montage (metres); they may differ from the "
-            "coordinates REVE was pretrained with. Prefetch the bank into the folder named by the "
-            "REVE_POSITIONS_PATH / MNE_DATA config (default ~/mne_data) to use it."
-        )
+    get_model(spec.key).check_plan(plan, weights)
 
-    model = _build_model(spec, plan, model_kwargs)
-    digest = load_weights_into(model, source)
+    model = build_model(spec, plan, model_kwargs, seed=seed)
+    report = load_backbone_weights(
+        model, spec, source, allow_partial_weights=allow_partial_weights, seed=seed
+    )
+    digest = report.digest
     module = FoundationBackboneModule(model, spec, plan, pooling)
-    module.eval()
-    for p in module.parameters():
-        p.requires_grad_(False)
-    with torch.no_grad():
-        probe = module(torch.zeros(1, plan.n_channels, plan.n_times))
-    if probe.ndim != 2 or probe.shape[0] != 1:
-        raise RuntimeError(
-            f"{spec.display_name}: feature extraction gave shape {tuple(probe.shape)}, expected (1, D)"
-        )
-    for p in module.parameters():
-        p.requires_grad_(True)
-    info = _fingerprint_info(spec.key, digest, plan, pooling, model_kwargs)
-    fp = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()
+    emb_dim = probe_emb_dim(module, plan, spec)
+    info = fingerprint_info(spec.key, digest, plan, pooling, model_kwargs)
     return Backbone(
         module=module,
         spec=spec,
         plan=plan,
         weights=source,
         weights_digest=digest,
-        emb_dim=int(probe.shape[1]),
+        emb_dim=emb_dim,
         pooling=pooling,
-        fingerprint=fp,
+        fingerprint=fingerprint(info),
         model_kwargs=model_kwargs,
+        rebuild=rebuild_braindecode_module,
+        load_report=report,
     )
 
 
@@ -532,3 +250,15 @@ def embed(
     finally:
         module.train(was_training)
     return out
+
+
+__all__ = [
+    "Backbone",
+    "FoundationBackboneModule",
+    "build_backbone",
+    "check_pooling",
+    "embed",
+    "get_spec",
+    "make_plan",
+    "resolve_device",
+]

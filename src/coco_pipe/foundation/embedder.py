@@ -3,13 +3,22 @@
 ``fit`` learns nothing from the data or the labels: it only builds (or reuses) the
 backbone for the data's shape, sfreq and channels. ``transform`` adapts each window
 (:mod:`~coco_pipe.foundation.adaptation`), forwards it without
-gradients and returns pooled embeddings ``(n_windows, emb_dim)``. Built backbones are
-memoised per process, so the clones of every fold share one model; with
-``cache_embeddings=True`` each window is forwarded once per backbone fingerprint
+gradients and returns pooled embeddings ``(n_windows, emb_dim)``; it changes nothing on
+the estimator, and works unfitted too (``requires_fit=False``). ``X`` may be an
+``mne.Epochs`` (its sfreq and channel names are used when the embedder's are None).
+Built backbones are memoised per process, so the clones of every fold share one model;
+with ``cache_embeddings=True`` each window is forwarded once per backbone fingerprint
 (:class:`~coco_pipe.foundation.cache.EmbeddingCache`).
 
-:data:`FORWARD_COUNTER` counts the windows actually forwarded through each backbone
-(by fingerprint), so tests can prove how often a backbone ran.
+The cache counters of a fold (``cache.hits`` / ``cache.misses``) and the windows it
+embedded are kept beside the estimator, not on it (a process-wide table keyed by the
+estimator object, dropped with it); :meth:`BackboneEmbedder.tracking_report` reads them
+and lists the cache manifest and the embeddings used as deferred parent artifacts.
+
+``weights="random"`` builds the backbone under ``random_state`` (the experiment's), so the
+same config gives the same weights, digest and cache keys in every run. ``fit`` checks
+the amplitude of the windows against the declared ``unit`` (warns and tags the fold when
+they do not look like EEG in that unit, see :func:`coco_pipe.data.units.check_amplitude`).
 
 Examples
 --------
@@ -25,27 +34,45 @@ import hashlib
 import json
 import logging
 import threading
+import weakref
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import NotFittedError
 
+from ..data import as_windows
+from ..data.units import AmplitudeCheck, check_amplitude, warn_if_implausible
 from ..tracking.report import FoldReport
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..data import DataInfo
     from ..decoding.configs.foundation import FoundationEmbeddingModelConfig
-    from .backbones import Backbone
+    from .architecture import Backbone
+    from .cache import CacheStats
 
 logger = logging.getLogger(__name__)
-
-#: fingerprint -> number of windows forwarded through that backbone in this process.
-FORWARD_COUNTER: collections.Counter = collections.Counter()
 
 _MEMO: collections.OrderedDict[tuple, Backbone] = collections.OrderedDict()
 _MEMO_MAX = 4
 _MEMO_LOCK = threading.Lock()
+
+
+@dataclass
+class _CacheUse:
+    """What the cached transforms of one embedder did: counters, and the windows embedded
+    under each (cache root, fingerprint)."""
+
+    stats: CacheStats | None = None
+    digests: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    amplitude: AmplitudeCheck | None = None
+
+
+# estimator -> its _CacheUse; telemetry beside the estimator, never its fitted state
+_CACHE_USE: weakref.WeakKeyDictionary[BackboneEmbedder, _CacheUse] = weakref.WeakKeyDictionary()
+_CACHE_USE_LOCK = threading.Lock()
 
 
 def clear_backbone_memo() -> None:
@@ -86,6 +113,14 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         hugging_face backend only.
     progress : bool
         Progress bars (only on a TTY).
+    random_state : int, optional
+        Seed the backbone is constructed under (what ``weights="random"`` gives; the
+        experiment passes its ``random_state``). None: torch's global random state.
+    allow_partial_weights : bool
+        Accept a checkpoint that leaves backbone tensors freshly initialised (listed in
+        the load report); by default that is an error listing them.
+    unit : str
+        Unit of the windows: ``"V"`` (default), ``"mV"``, ``"uV"``, ``"nV"``.
 
     Examples
     --------
@@ -112,6 +147,9 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         model_kwargs: dict[str, Any] | None = None,
         trust_remote_code: bool = False,
         progress: bool = True,
+        random_state: int | None = None,
+        allow_partial_weights: bool = False,
+        unit: str = "V",
     ) -> None:
         self.model_key = model_key
         self.backend = backend
@@ -127,13 +165,20 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         self.model_kwargs = model_kwargs
         self.trust_remote_code = trust_remote_code
         self.progress = progress
+        self.random_state = random_state
+        self.allow_partial_weights = allow_partial_weights
+        self.unit = unit
 
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_config(
-        cls, cfg: FoundationEmbeddingModelConfig, info: DataInfo | None = None
+        cls,
+        cfg: FoundationEmbeddingModelConfig,
+        info: DataInfo | None = None,
+        random_state: int | None = None,
     ) -> BackboneEmbedder:
-        """Embedder for a :class:`FoundationEmbeddingModelConfig`, with sfreq/channels from ``info``.
+        """Embedder for a :class:`FoundationEmbeddingModelConfig`, with sfreq, channels and
+        unit from ``info`` and the experiment's ``random_state``.
 
         Examples
         --------
@@ -158,18 +203,18 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             cache_dir=cfg.cache_dir,
             model_kwargs=dict(cfg.model_kwargs) if cfg.model_kwargs else None,
             trust_remote_code=cfg.trust_remote_code,
+            random_state=random_state,
+            allow_partial_weights=cfg.allow_partial_weights,
+            unit=getattr(info, "unit", "V") if info is not None else "V",
         )
 
     def _spec(self):
-        from .backbones import get_spec
+        from .architecture import get_spec
 
         return get_spec(self.model_key)
 
-    def _ch_names(self) -> tuple[str, ...] | None:
-        return tuple(self.ch_names) if self.ch_names is not None else None
-
     def _check_params(self):
-        from .backbones import check_pooling
+        from .architecture import check_pooling
 
         spec = self._spec()
         if self.backend not in spec.backends:
@@ -181,13 +226,20 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}")
         return spec
 
+    def _signal(self, sfreq: float | None, ch_names) -> tuple[float | None, tuple[str, ...] | None]:
+        """The sfreq and channel names used: the embedder's own, else the data's."""
+        sfreq = self.sfreq if self.sfreq is not None else sfreq
+        names = self.ch_names if self.ch_names is not None else ch_names
+        return sfreq, (tuple(names) if names is not None else None)
+
     def check_data_info(self, info: DataInfo) -> None:
         """Raise the clear input errors for data described by ``info`` (before any fitting).
 
         Checks the model key, backend, pooling, sfreq, channel names, window length
         after resampling and that the weights can be found; builds no model.
         """
-        from .backbones import _weights_api, make_plan
+        from .architecture import make_plan
+        from .weights import resolve_weights
 
         spec = self._check_params()
         if info.ndim != 3:
@@ -195,15 +247,14 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
                 f"{spec.display_name} embeds windows: X must be 3-D (n_windows, n_channels, n_times), "
                 f"got ndim={info.ndim}"
             )
-        sfreq = self.sfreq if self.sfreq is not None else info.sfreq
-        ch_names = self._ch_names() if self.ch_names is not None else info.ch_names
+        sfreq, ch_names = self._signal(info.sfreq, info.ch_names)
         make_plan(
-            spec, sfreq=sfreq, ch_names=ch_names, n_channels=info.n_channels, n_times=info.n_times
-        )
-        resolve_weights, _, _ = _weights_api()
+            spec, sfreq=sfreq, ch_names=ch_names, n_channels=info.n_channels, n_times=info.n_times,
+            unit=self.unit,
+        )  # fmt: skip
         resolve_weights(self.weights, spec=spec, revision=self.revision)
 
-    def _memo_key(self, n_channels: int, n_times: int) -> tuple:
+    def _memo_key(self, sfreq, ch_names, n_channels: int, n_times: int) -> tuple:
         return (
             self.model_key,
             self.backend,
@@ -212,52 +263,74 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             self.pooling,
             json.dumps(self.model_kwargs or {}, sort_keys=True, default=repr),
             bool(self.trust_remote_code),
-            None if self.sfreq is None else float(self.sfreq),
-            self._ch_names(),
+            self.random_state,
+            bool(self.allow_partial_weights),
+            self.unit,
+            None if sfreq is None else float(sfreq),
+            ch_names,
             int(n_channels),
             int(n_times),
         )
 
-    def _get_backbone(self, n_channels: int, n_times: int) -> Backbone:
+    def _get_backbone(self, sfreq, ch_names, n_channels: int, n_times: int) -> Backbone:
         from .backbones import build_backbone
 
-        key = self._memo_key(n_channels, n_times)
+        key = self._memo_key(sfreq, ch_names, n_channels, n_times)
         with _MEMO_LOCK:
             bb = _MEMO.get(key)
             if bb is not None:
                 _MEMO.move_to_end(key)
                 return bb
-        import torch
-
-        # a random-init backbone is drawn from a seed of its identity, so that every process
-        # (every executor backend) builds the same one
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(hashlib.sha256(repr(key).encode()).hexdigest()[:8], 16))
-            bb = build_backbone(
-                self.model_key,
-                backend=self.backend,
-                weights=self.weights,
-                revision=self.revision,
-                pooling=self.pooling,
-                model_kwargs=self.model_kwargs,
-                sfreq=self.sfreq,
-                ch_names=self._ch_names(),
-                n_channels=n_channels,
-                n_times=n_times,
-                trust_remote_code=self.trust_remote_code,
-            )
+        # a random-init backbone without a random_state is drawn from a seed of its identity,
+        # so that every process (every executor backend) builds the same one
+        seed = self.random_state
+        if seed is None:
+            seed = int(hashlib.sha256(repr(key).encode()).hexdigest()[:8], 16)
+        bb = build_backbone(
+            self.model_key,
+            backend=self.backend,
+            weights=self.weights,
+            revision=self.revision,
+            pooling=self.pooling,
+            model_kwargs=self.model_kwargs,
+            sfreq=sfreq,
+            ch_names=ch_names,
+            n_channels=n_channels,
+            n_times=n_times,
+            trust_remote_code=self.trust_remote_code,
+            seed=seed,
+            allow_partial_weights=self.allow_partial_weights,
+            unit=self.unit,
+        )
         with _MEMO_LOCK:
             _MEMO[key] = bb
             while len(_MEMO) > _MEMO_MAX:
                 _MEMO.popitem(last=False)
         return bb
 
-    @staticmethod
-    def _check_X(X: Any) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 3:
-            raise ValueError(f"X must be 3-D (n_windows, n_channels, n_times), got shape {X.shape}")
-        return X
+    def _windows(self, X: Any) -> tuple[np.ndarray, float | None, tuple[str, ...] | None]:
+        w = as_windows(X)
+        if w.X.ndim != 3:
+            raise ValueError(
+                f"X must be 3-D (n_windows, n_channels, n_times), got shape {w.X.shape}"
+            )
+        sfreq, ch_names = self._signal(w.sfreq, w.ch_names)
+        return w.X, sfreq, ch_names
+
+    def _backbone_for(self, X: np.ndarray, sfreq, ch_names) -> Backbone:
+        """The fitted backbone when it was built for this input (an input without sfreq or
+        channel names takes the fitted ones), else the memoised one for the input."""
+        bb = getattr(self, "_backbone", None)
+        if bb is not None:
+            plan = bb.plan
+            if (
+                (X.shape[1], X.shape[2]) == (plan.src_n_channels, plan.src_n_times)
+                and (sfreq is None or float(sfreq) == plan.src_sfreq)
+                and (ch_names is None or ch_names == plan.src_ch_names)
+            ):
+                return bb
+        self._check_params()
+        return self._get_backbone(sfreq, ch_names, X.shape[1], X.shape[2])
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, X: Any, y: Any = None) -> BackboneEmbedder:
@@ -265,7 +338,7 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_windows, n_channels, n_times), or mne.Epochs
         y : ignored
 
         Returns
@@ -273,8 +346,13 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         self
         """
         self._check_params()
-        X = self._check_X(X)
-        bb = self._get_backbone(X.shape[1], X.shape[2])
+        X, sfreq, ch_names = self._windows(X)
+        bb = self._get_backbone(sfreq, ch_names, X.shape[1], X.shape[2])
+        if len(X):
+            amplitude = check_amplitude(X, self.unit)
+            warn_if_implausible(amplitude, f"BackboneEmbedder({self.model_key})")
+            with _CACHE_USE_LOCK:
+                _CACHE_USE.setdefault(self, _CacheUse()).amplitude = amplitude
         self._backbone = bb
         self.n_channels_in_ = int(X.shape[1])
         self.n_times_in_ = int(X.shape[2])
@@ -285,51 +363,51 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
     def _forward(self, bb: Backbone, windows: np.ndarray) -> np.ndarray:
         from .backbones import embed
 
-        Z = embed(
+        return embed(
             bb, windows, batch_size=self.batch_size, device=self.device, progress=self.progress
         )
-        FORWARD_COUNTER[bb.fingerprint] += len(windows)
-        return Z
 
     def transform(self, X: Any) -> np.ndarray:
-        """Embeddings of X.
+        """Embeddings of X; the estimator is left unchanged (fitted or not).
 
         Parameters
         ----------
-        X : ndarray, shape (n_windows, n_channels, n_times)
+        X : ndarray, shape (n_windows, n_channels, n_times), or mne.Epochs
             Windows in volts at ``sfreq``.
 
         Returns
         -------
         ndarray, float32, shape (n_windows, emb_dim)
         """
-        X = self._check_X(X)
-        bb = getattr(self, "_backbone", None)
-        if bb is None or (X.shape[1], X.shape[2]) != (bb.plan.src_n_channels, bb.plan.src_n_times):
-            self._check_params()
-            bb = self._get_backbone(X.shape[1], X.shape[2])
-            self._backbone = bb
+        X, sfreq, ch_names = self._windows(X)
+        bb = self._backbone_for(X, sfreq, ch_names)
         if not self.cache_embeddings:
             return self._forward(bb, X)
-        from .cache import EmbeddingCache
+        from .cache import EmbeddingCache, window_digests
 
         cache = EmbeddingCache(self.cache_dir)
+        digests = window_digests(X)
         Z, stats = cache.get_or_compute(
             X,
             bb.fingerprint,
             lambda missing: self._forward(bb, missing),
             fingerprint_info=bb.fingerprint_info(),
             progress=self.progress,
+            digests=digests,
         )
-        total = getattr(self, "_cache_stats", None)
-        self._cache_stats = stats if total is None else total + stats
+        with _CACHE_USE_LOCK:
+            use = _CACHE_USE.setdefault(self, _CacheUse())
+            use.stats = stats if use.stats is None else use.stats + stats
+            use.digests.setdefault((str(cache.root), bb.fingerprint), set()).update(
+                digests.tolist()
+            )
         return Z
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """``emb0 ... emb{D-1}``."""
         n = getattr(self, "emb_dim_", None)
         if n is None:
-            raise ValueError("BackboneEmbedder is not fitted: call fit first")
+            raise NotFittedError("BackboneEmbedder is not fitted: call fit first")
         return np.asarray([f"emb{i}" for i in range(n)], dtype=object)
 
     @property
@@ -337,12 +415,23 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         """The built backbone (after ``fit``)."""
         bb = getattr(self, "_backbone", None)
         if bb is None:
-            raise AttributeError("BackboneEmbedder is not fitted: call fit first")
+            raise NotFittedError("BackboneEmbedder is not fitted: call fit first")
         return bb
 
     # ------------------------------------------------------------------ tracking
     def tracking_report(self, workdir: Path | None = None) -> FoldReport:
-        """Params (``adapt.*``, ``weights.*``, ``backbone.*``), weight tags and cache counters."""
+        """Params (``adapt.*``, ``weights.*``, ``backbone.*``), weight tags and cache counters.
+
+        The backbone's load report is the artifact ``weights/load_report.json`` (written
+        into ``workdir``) and the params ``weights.n_loaded`` / ``weights.n_fresh`` /
+        ``weights.n_ignored`` / ``weights.layout``; the amplitude check of ``fit`` gives
+        the tags ``data.unit`` / ``data.amplitude`` and the param
+        ``data.robust_amplitude_volts``; the tag ``backbone.license`` is the weights' licence.
+        With the cache: ``cache.hits`` / ``cache.misses`` of the transforms so far (fold
+        metrics, and summed on the parent), and, as deferred parent artifacts, the cache
+        manifest of the fingerprints used and the embeddings of the windows embedded
+        (the latter size-capped).
+        """
         bb = getattr(self, "_backbone", None)
         if bb is None:
             return FoldReport()
@@ -362,16 +451,37 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             }
         )
         tags = dict(w.as_tags()) if hasattr(w, "as_tags") else {}
-        metrics: dict[str, float] = {}
-        parent_metrics: dict[str, float] = {}
-        stats = getattr(self, "_cache_stats", None)
-        if self.cache_embeddings and stats is not None:
-            from .cache import default_cache_dir
+        tags["backbone.license"] = bb.spec.license
+        artifacts: list[tuple[str, Path]] = []
+        if bb.load_report is not None:
+            params.update(bb.load_report.as_params())
+            if workdir is not None:
+                path = bb.load_report.write(Path(workdir) / "load_report.json")
+                artifacts.append(("weights", path))
+        with _CACHE_USE_LOCK:
+            use = _CACHE_USE.get(self)
+            stats = use.stats if use is not None else None
+            used = {k: frozenset(v) for k, v in use.digests.items()} if use is not None else {}
+            amplitude = use.amplitude if use is not None else None
+        if amplitude is not None:
+            tags.update(amplitude.as_tags())
+            params.update(amplitude.as_params())
+        if not self.cache_embeddings or stats is None:
+            return FoldReport(params=params, tags=tags, artifacts=artifacts)
+        from .cache import CacheManifest, EmbeddingsExport, default_cache_dir
 
-            metrics = {"cache.hits": float(stats.hits), "cache.misses": float(stats.misses)}
-            parent_metrics = dict(metrics)
-            params["backbone.cache_root"] = str(self.cache_dir or default_cache_dir())
-        return FoldReport(params=params, metrics=metrics, tags=tags, parent_metrics=parent_metrics)
+        params["backbone.cache_root"] = str(self.cache_dir or default_cache_dir())
+        metrics = {"cache.hits": float(stats.hits), "cache.misses": float(stats.misses)}
+        deferred: list[Any] = [CacheManifest(frozenset(used))]
+        deferred += [EmbeddingsExport(root, fp, digests) for (root, fp), digests in used.items()]
+        return FoldReport(
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            artifacts=artifacts,
+            parent_metrics=dict(metrics),
+            deferred_parent_artifacts=deferred,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -382,4 +492,4 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
 
-__all__ = ["BackboneEmbedder", "FORWARD_COUNTER", "clear_backbone_memo"]
+__all__ = ["BackboneEmbedder", "clear_backbone_memo"]

@@ -45,14 +45,15 @@ def list_foundation_models() -> pd.DataFrame:
     DataFrame
         Columns: Model (key), Name, Class, Hub repo, Emb. dim (mean pooling, default
         size), sfreq, Channels, Interpolation, Window (samples at sfreq), Amplitude,
-        Poolings, Train modes, Backend.
+        Poolings, Train modes, Backend, License (of the pretrained weights), Layouts
+        (published checkpoint layouts the loader reads besides braindecode's names).
 
     Examples
     --------
     >>> df = list_foundation_models()
     >>> sorted(df["Model"])[:3]
     ['bendr', 'biot', 'cbramod']
-    >>> {"Hub repo", "Emb. dim", "Interpolation"} <= set(df.columns)
+    >>> {"Hub repo", "Emb. dim", "Interpolation", "License"} <= set(df.columns)
     True
     """
     rows = []
@@ -81,6 +82,8 @@ def list_foundation_models() -> pd.DataFrame:
                 "Poolings": ", ".join(s.poolings),
                 "Train modes": ", ".join(s.train_modes),
                 "Backend": ", ".join(s.backends),
+                "License": s.license,
+                "Layouts": "; ".join(lay.name for lay in s.checkpoint_layouts) or "hub (braindecode)",
             }
         )
     return pd.DataFrame(rows)

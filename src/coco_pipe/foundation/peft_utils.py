@@ -8,9 +8,9 @@
   quantises them for real by moving them to the device (bitsandbytes 0.50 quantises
   on CPU as well as CUDA). Linear layers owned by :class:`torch.nn.MultiheadAttention`
   are left in full precision: that module reads ``out_proj.weight`` directly.
-- :func:`adapter_state_dict` / :func:`save_adapter_files` / :func:`load_adapter_files`
-  write and read the peft adapter format (``adapter_config.json`` +
-  ``adapter_model.safetensors``).
+- :func:`adapter_config_dict` / :func:`adapter_state_dict` / :func:`load_adapter`: the
+  contents of the peft adapter format (``adapter_config.json`` +
+  ``adapter_model.safetensors``) and their injection back into a backbone.
 
 Examples
 --------
@@ -22,9 +22,7 @@ Examples
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -38,8 +36,8 @@ __all__ = [
     "quantize_linear_layers",
     "count_quantized_layers",
     "adapter_state_dict",
-    "save_adapter_files",
-    "load_adapter_files",
+    "adapter_config_dict",
+    "load_adapter",
 ]
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -278,41 +276,32 @@ def adapter_state_dict(module) -> dict[str, Any]:
     return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(module).items()}
 
 
-def save_adapter_files(directory: str | Path, module, lora_config) -> list[Path]:
-    """Write ``adapter_config.json`` and ``adapter_model.safetensors`` (peft layout)."""
-    from safetensors.torch import save_file
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def adapter_config_dict(lora_config) -> dict[str, Any]:
+    """``lora_config`` as the JSON-ready dict peft writes to ``adapter_config.json``."""
     cfg = lora_config.to_dict()
-    cfg = {k: (sorted(v) if isinstance(v, set) else v) for k, v in cfg.items()}
-    cfg_path = directory / ADAPTER_CONFIG
-    tmp = cfg_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(cfg, indent=2, default=str))
-    tmp.replace(cfg_path)
-    weights_path = directory / ADAPTER_WEIGHTS
-    tmp_w = directory / (ADAPTER_WEIGHTS + ".tmp")
-    save_file(adapter_state_dict(module), str(tmp_w))
-    tmp_w.replace(weights_path)
-    return [cfg_path, weights_path]
+    return {k: (sorted(v) if isinstance(v, set) else v) for k, v in cfg.items()}
 
 
-def load_adapter_files(directory: str | Path, module) -> None:
-    """Inject the adapter saved in ``directory`` into ``module`` and load its weights."""
+def load_adapter(module, config: dict[str, Any], state: dict[str, Any]):
+    """Inject the adapter described by ``config`` (an ``adapter_config.json`` dict) into
+    ``module``, load its weights ``state`` (peft names) and return the ``LoraConfig``.
+
+    Raises
+    ------
+    ValueError
+        When the weights do not fit the module's adapted layers.
+    """
     peft = require_peft()
-    from safetensors.torch import load_file
-
-    directory = Path(directory)
-    data = json.loads((directory / ADAPTER_CONFIG).read_text())
-    config = peft.LoraConfig(
-        r=int(data["r"]), lora_alpha=float(data["lora_alpha"]), lora_dropout=float(data["lora_dropout"]),
-        target_modules=list(data["target_modules"]), bias=data.get("bias", "none"),
+    lora = peft.LoraConfig(
+        r=int(config["r"]), lora_alpha=float(config["lora_alpha"]),
+        lora_dropout=float(config["lora_dropout"]), target_modules=list(config["target_modules"]),
+        bias=config.get("bias", "none"),
     )  # fmt: skip
-    peft.inject_adapter_in_model(config, module)
-    state = load_file(str(directory / ADAPTER_WEIGHTS))
+    peft.inject_adapter_in_model(lora, module)
     result = peft.set_peft_model_state_dict(module, state)
     missing = [k for k in getattr(result, "unexpected_keys", []) if "lora_" in k]
     if missing:
-        raise ValueError(f"adapter weights in {directory} do not fit the backbone: {missing[:5]}")
+        raise ValueError(f"the adapter weights do not fit the backbone: {missing[:5]}")
     for name, param in module.named_parameters():
         param.requires_grad_("lora_" in name)
+    return lora

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
+from ..foundation.specs import licence_note
 from ..tracking.client import FOLD_TAG, MODEL_TAG, resolve_tracking_uri
 from ..tracking.store import RunStore
 
@@ -96,13 +98,19 @@ def promote(run_id: str, *, model: str, fold: str | int = "best", name: str, ali
         "coco_pipe.data_fingerprint": parent.data.tags.get("coco_pipe.data_fingerprint", ""),
         "coco_pipe.train_mode": fold_run.data.params.get("neural.train_mode", ""),
         "coco_pipe.artifact": folder,
+        "coco_pipe.license": fold_run.data.tags.get("backbone.license", ""),
     }
+    key = fold_run.data.params.get("model.model_key") or fold_run.data.params.get("backbone.model_key", "")
+    note = licence_note(key)
+    if note:
+        warnings.warn(f"promoting {model!r} as {name!r}: {note}", UserWarning, stacklevel=2)
     try:
         client.get_registered_model(name)
     except Exception:
         client.create_registered_model(name, description="coco-pipe decoder promoted from a fold run")
     source = store.artifact_uri(fold_run, folder)
-    version = client.create_model_version(name, source=source, run_id=fold_run.info.run_id, tags=tags)
+    version = client.create_model_version(name, source=source, run_id=fold_run.info.run_id, tags=tags,
+                                          description=f"Licence: {note}" if note else None)
     if alias:
         client.set_registered_model_alias(name, alias, version.version)
     logger.info("registered %s version %s from %s", name, version.version, source)

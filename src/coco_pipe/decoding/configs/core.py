@@ -15,31 +15,68 @@ from .neural import NeuralFineTuneConfig
 from .tuning import TuningConfig
 
 CVStrategy = Literal[
-    "stratified", "kfold", "group_kfold", "stratified_group_kfold", "leave_one_group_out"
+    "stratified",
+    "kfold",
+    "group_kfold",
+    "stratified_group_kfold",
+    "leave_one_group_out",
+    "within_subject",
+    "cross_session",
+    "cross_subject",
+    "few_shot",
 ]
+#: The field's evaluation protocols (folds drawn per subject; see decoding.protocols).
+PROTOCOLS = ("within_subject", "cross_session", "cross_subject", "few_shot")
 
 
 class CVConfig(StrictConfig):
-    """Outer cross-validation.
+    """Outer cross-validation: a scikit-learn splitter or one of the field's protocols.
+
+    Protocols (folds know their subject, and results report mean +- sd over subjects):
+
+    - ``within_subject``: ``n_splits``-fold CV inside each subject (stratified); with
+      ``session_key``, inside each subject x session (MOABB's within-session evaluation);
+    - ``cross_session``: inside each subject, leave one session out;
+    - ``cross_subject``: leave one subject out (same folds as ``leave_one_group_out``);
+    - ``few_shot``: per target subject, train on the other subjects plus ``n_shots``
+      labelled trials per class of the target, test on the target's other trials.
+
+    ``group_key`` is the subject column for the protocols (default ``Subject``).
 
     Examples
     --------
     >>> CVConfig(strategy="stratified_group_kfold", n_splits=5, group_key="Subject").group_key
     'Subject'
+    >>> CVConfig(strategy="cross_session").session_key
+    'session'
     """
 
     strategy: CVStrategy = Field(
         "stratified",
-        description="Splitter: stratified, kfold, group_kfold, "
-        "stratified_group_kfold or leave_one_group_out.",
+        description="Splitter: stratified, kfold, group_kfold, stratified_group_kfold, "
+        "leave_one_group_out, or a protocol: within_subject, cross_session, cross_subject, "
+        "few_shot.",
     )
     n_splits: int = Field(
-        5, ge=2, description="Number of outer folds (ignored by leave_one_group_out)."
+        5,
+        ge=2,
+        description="Number of outer folds; for within_subject the folds per subject "
+        "(ignored by leave_one_group_out, cross_session, cross_subject and few_shot).",
     )
     group_key: str | None = Field(
         None,
         description="Column of sample_metadata holding the groups (e.g. 'Subject'). "
-        "Required by the group strategies; also groups validation splits and inner CV.",
+        "Required by the group strategies; the subject column of the protocols (default "
+        "'Subject'); also groups validation splits and inner CV.",
+    )
+    session_key: str | None = Field(
+        None,
+        description="Column of sample_metadata holding the session: cross_session leaves "
+        "one out (default 'session'); within_subject then folds inside each session; every "
+        "strategy reports each fold's test sessions.",
+    )
+    n_shots: int = Field(
+        5, ge=1, description="few_shot: labelled trials per class of the target subject."
     )
     shuffle: bool = Field(
         True, description="Shuffle before splitting (where the splitter supports it)."
@@ -50,7 +87,12 @@ class CVConfig(StrictConfig):
 
     @model_validator(mode="after")
     def _group_key_for_group_strategies(self) -> CVConfig:
-        if "group" in self.strategy and not self.group_key:
+        if self.strategy in PROTOCOLS:
+            if self.group_key is None:
+                object.__setattr__(self, "group_key", "Subject")
+            if self.strategy == "cross_session" and self.session_key is None:
+                object.__setattr__(self, "session_key", "session")
+        elif "group" in self.strategy and not self.group_key:
             raise ValueError(
                 f"cv.group_key is required for strategy={self.strategy!r} (e.g. 'Subject')"
             )

@@ -37,8 +37,10 @@ class FoundationEmbeddingModelConfig(StrictConfig):
     weights: str = Field(
         "pretrained",
         description="'pretrained' (the spec's hub repository, through the HF cache), 'random' "
-        "(random init, warned and tagged), another hub repo id, a local save_pretrained "
-        "directory, or a .safetensors / .pt state-dict file.",
+        "(random init seeded by the experiment's random_state, warned and tagged), another hub "
+        "repo id, a local save_pretrained directory, the folder of an authors' several-file "
+        "release, or a .safetensors / .pt / .pth / .ckpt file (braindecode's names or one of the "
+        "model's published layouts).",
     )
     revision: str | None = Field(
         None, description="Hub revision (branch, tag or commit) for hub weights."
@@ -60,6 +62,12 @@ class FoundationEmbeddingModelConfig(StrictConfig):
     )
     trust_remote_code: bool = Field(
         False, description="hugging_face backend: allow remote code checkpoints."
+    )
+    allow_partial_weights: bool = Field(
+        False,
+        description="Accept a checkpoint that leaves backbone tensors freshly initialised (they "
+        "are listed in the fold's weights/load_report.json); by default that is an error "
+        "listing them.",
     )
 
     @field_validator("model_key")

@@ -48,7 +48,7 @@ class QuantizationConfig(StrictConfig):
 
 
 class DeviceConfig(StrictConfig):
-    """Device placement and precision (Accelerate)."""
+    """Device placement and precision (torch autocast; fp16 also a gradient scaler)."""
 
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="'auto' uses CUDA when present."
@@ -148,10 +148,23 @@ class NeuralFineTuneConfig(StrictConfig):
         description="Share of the training partition held out "
         "for early stopping (grouped by subject when the CV has a group key).",
     )
-    cache_embeddings: bool = Field(
-        True, description="frozen mode: train the head on cached embeddings."
+    precompute_embeddings: bool = Field(
+        True,
+        description="frozen mode: forward every window through the backbone once, keep the "
+        "embeddings in memory and train the head on them instead of running the backbone every "
+        "epoch (same result, many times faster).",
     )
-    cache_dir: str | None = Field(None, description="Embedding cache directory.")
+    cache_embeddings: bool = Field(
+        False,
+        description="frozen mode: store / reuse the precomputed embeddings in the "
+        "content-addressed disk cache, as FoundationEmbeddingModelConfig.cache_embeddings does "
+        "(each window embedded once per backbone, across folds, trials and runs).",
+    )
+    cache_dir: str | None = Field(
+        None,
+        description="Disk cache directory for cache_embeddings (default: the per-user cache "
+        "directory, coco_pipe.foundation.cache.default_cache_dir()).",
+    )
     seed: int | None = Field(
         None, description="Training seed (None: the experiment's random_state)."
     )
@@ -159,6 +172,12 @@ class NeuralFineTuneConfig(StrictConfig):
         default_factory=dict, description="Extra architecture arguments."
     )
     trust_remote_code: bool = Field(False, description="hugging_face backend: allow remote code.")
+    allow_partial_weights: bool = Field(
+        False,
+        description="Accept a checkpoint that leaves backbone tensors freshly initialised (they "
+        "are listed in the fold's weights/load_report.json); by default that is an error "
+        "listing them.",
+    )
     scratch_sfreq: float | None = Field(
         None,
         gt=0,
@@ -219,6 +238,17 @@ class NeuralFineTuneConfig(StrictConfig):
             raise ValueError(
                 f"quantization.enabled=True is only used with train_mode='qlora' (4-bit base + LoRA); "
                 f"got train_mode={self.train_mode!r}"
+            )
+        if self.cache_embeddings and self.train_mode != "frozen":
+            raise ValueError(
+                f"cache_embeddings=True caches a frozen backbone's embeddings; with "
+                f"train_mode={self.train_mode!r} the backbone changes while it trains, so there is "
+                "nothing to cache. Use train_mode='frozen' or cache_embeddings=False"
+            )
+        if self.cache_embeddings and not self.precompute_embeddings:
+            raise ValueError(
+                "cache_embeddings=True stores precomputed embeddings, but precompute_embeddings=False "
+                "runs the backbone every epoch; set precompute_embeddings=True or cache_embeddings=False"
             )
         if self.quantization.enabled and not self.quantization.load_in_4bit:
             raise ValueError(

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from ...tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG
-from ..builders import build_estimator, fit_estimator
+from ..builders import build_estimator
 from ..configs.tuning import ParamSpec
 from ..metrics import Metric, score_all
-from ..protocol import final_step, fit_failure, predict_scores, scoring_split, set_epoch_callback
+from ..protocol import final_step, fit_failure, predict_scores, set_epoch_callback
+from ..streaming import fit_streamed, scoring_split_streamed
 from .space import apply_params, as_spec, suggest
 from .study import SURPLUS_ATTR, budget_trials
 
@@ -30,7 +31,7 @@ ERROR_ATTR = "coco_pipe.error"
 
 def score(metric: Metric, estimator, X: np.ndarray, y: np.ndarray) -> float:
     """``metric`` of a fitted estimator on ``(X, y)`` (a pipeline transforms X once)."""
-    scorer, Xs = scoring_split(estimator, X)
+    scorer, Xs = scoring_split_streamed(estimator, X)
     y_pred = scorer.predict(Xs)
     y_score = predict_scores(scorer, Xs) if metric.needs_score else None
     return float(score_all([metric], y, y_pred, y_score)[metric.name])
@@ -187,11 +188,11 @@ class TrialObjective:
 
             per_epoch = set_epoch_callback(est, on_epoch)
             groups = data.groups[rows_tr] if data.groups is not None else None
-            fit_estimator(est, data.X[rows_tr], data.y[rows_tr], groups)
+            fit_streamed(est, data.windows(rows_tr), data.y[rows_tr], groups)
             reason = fit_failure(est)
             if reason is not None:
                 raise RuntimeError(f"inner fold {j}: {reason}")
-            value = score(self.metric, est, data.X[rows_va], data.y[rows_va])
+            value = score(self.metric, est, data.windows(rows_va), data.y[rows_va])
             inner_scores.append(value)
             if math.isfinite(value):
                 scored.append(value)
