@@ -73,6 +73,12 @@ class TrackingConfig(StrictConfig):
     log_plots: bool = Field(
         True, description="Log PNG plots (confusion matrices, fold scores, ROC, learning curves)."
     )
+    log_models: Literal["all", "best", "none"] = Field(
+        "all",
+        description="Log fitted fold models as MLflow Models (pyfunc, loadable with "
+        "mlflow.pyfunc.load_model and promotable): 'all' folds, only the 'best' fold of each "
+        "model (highest first metric, after the loop; ties: lowest fold), or 'none'.",
+    )
     log_embeddings_max_mb: float = Field(
         50.0, ge=0, description="Log the cached embeddings an experiment used on the parent run when "
         "they take at most this many MB (0: never); the cache manifest is always logged."
