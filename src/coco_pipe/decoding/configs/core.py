@@ -62,7 +62,8 @@ class TrackingConfig(StrictConfig):
     tracking_uri: str | None = Field(
         None,
         description="MLflow tracking URI. None: $MLFLOW_TRACKING_URI, else "
-        "'sqlite:///mlruns.db' with artifacts in ./mlartifacts.",
+        "'sqlite:///mlflow.db' with artifacts in ./mlruns (MLflow's own default: `mlflow run` and "
+        "`mlflow ui` in the same folder use the same store).",
     )
     experiment_name: str = Field("coco-pipe", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="Name of the parent run (default: generated).")
