@@ -163,6 +163,10 @@ class PyfuncDecoder:
         self.estimator = estimator
         self.manifest = manifest
 
+    def get_raw_model(self) -> Any:
+        """The coco-pipe estimator (``mlflow.pyfunc.load_model(uri).get_raw_model()``)."""
+        return self.estimator
+
     def predict(self, model_input: Any, params: dict | None = None) -> pd.DataFrame:
         X = np.asarray(model_input, dtype=np.float32)
         shape = self.manifest["input"]

@@ -62,11 +62,10 @@ def _sha(path: Path) -> str:
 def _load_skops(path: Path, allowed: list[str], what: str):
     import skops.io as sio
 
-    found = sio.get_untrusted_types(file=path)
+    found = trusted_skops_types(sio.get_untrusted_types(file=path), what)
     extra = sorted(set(found) - set(allowed))
     if extra:
         raise UnsafeModelError(f"{what}: {path.name} holds types the manifest does not list: {extra}")
-    trusted_skops_types(found, what)
     return sio.load(path, trusted=found)
 
 

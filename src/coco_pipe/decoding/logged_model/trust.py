@@ -30,7 +30,7 @@ ESTIMATOR_PACKAGES = ("sklearn", "mne", "pyriemann", "coco_pipe")
 FUNCTION_MODULES = ("sklearn.feature_selection", "sklearn.metrics")
 #: Types trusted as they are (a partial only binds a trusted function; it is not called).
 ALWAYS_TRUSTED = ("functools.partial",)
-_MODULE_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_MODULE_PART = re.compile(r"^_?[A-Za-z][A-Za-z0-9_]*$")  # "_logistic" yes, "__main__" no
 _DTYPE = re.compile(r"^[<>|=]?[A-Za-z]+[0-9]*$")
 _REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
