@@ -81,10 +81,14 @@ def combined_digest(files: dict[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: Files MLflow itself adds to a model folder once it is registered (read by no loader).
+MLFLOW_ADDED = ("registered_model_meta",)
+
+
 def verify_folder(root: str | Path, expected: dict[str, str], what: str) -> None:
     """Raise :class:`UnsafeModelError` unless ``root`` holds exactly ``expected`` (names and
-    digests): a changed, missing or added file names itself in the error."""
-    found = folder_digests(root)
+    digests; besides :data:`MLFLOW_ADDED`): a changed, missing or added file names itself."""
+    found = {k: v for k, v in folder_digests(root).items() if k not in MLFLOW_ADDED}
     changed = sorted(n for n in expected if n in found and found[n] != expected[n])
     missing = sorted(set(expected) - set(found))
     added = sorted(set(found) - set(expected))
