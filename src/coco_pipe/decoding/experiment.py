@@ -180,9 +180,9 @@ class Experiment:
             log_staged_artifacts(tracker, parent, staging)
             self._log_cache(tracker, parent, data, tmp)
             # significance: pairwise tests and permutation test
-            log_statistics(tracker, parent, cfg, data, splits, models, scores, metrics)
+            pairwise = log_statistics(tracker, parent, cfg, data, splits, models, scores, metrics)
             if cfg.tracking.log_plots:
-                log_plots(tracker, parent, cfg, outcomes, scores, metrics, tmp)
+                log_plots(tracker, parent, cfg, outcomes, scores, metrics, tmp, pairwise)
 
     def _log_cache(self, tracker, parent, data, tmp):
         """Cache manifest (fingerprints, counts, bytes) and, below the configured size, the
