@@ -22,6 +22,9 @@ from .folds import choose_fold, logged_model_id
 
 logger = logging.getLogger(__name__)
 
+#: The logged-model tag listing its registered versions (mlflow.utils.mlflow_tags.MLFLOW_MODEL_VERSIONS).
+MLFLOW_MODEL_VERSIONS = "mlflow.modelVersions"
+
 
 def _version_tags(choice_run, parent, model: str, fold: str, how: str, metric: str,
                   value, cv_mean, model_id: str, digest: str) -> dict[str, str]:  # fmt: skip
@@ -111,6 +114,10 @@ def promote(run_id: str, *, model: str, fold: str | int = "best", name: str,
         name, source=logged.artifact_location, run_id=source_run.info.run_id, tags=tags,
         description=description, model_id=model_id,
     )  # fmt: skip
+    # as mlflow.register_model does: the logged model lists its versions (the UI links them)
+    listed = json.loads(logged.tags.get(MLFLOW_MODEL_VERSIONS) or "[]")
+    listed.append({"name": name, "version": version.version})
+    client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(listed)})
     if alias:
         client.set_registered_model_alias(name, alias, version.version)
     logger.info("registered %s version %s from logged model %s", name, version.version, model_id)
