@@ -6,29 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from coco_pipe import Experiment
-from coco_pipe.decoding.configs import (
-    ClassicalModelConfig,
-    CVConfig,
-    ExperimentConfig,
-    FoundationEmbeddingModelConfig,
-    FrozenBackboneDecoderConfig,
-    NeuralFineTuneConfig,
-    TrackingConfig,
-)
-from coco_pipe.foundation.specs import ESTIMATOR_SPECS
+from coco_pipe.decoding.configs import CVConfig, ExperimentConfig, TrackingConfig
+from small_models import CLASSICAL, PROBE, neural
 
-SMALL = ESTIMATOR_SPECS["cbramod"].small_kwargs
-MODELS = {
-    "logreg": ClassicalModelConfig(estimator="LogisticRegression"),
-    "probe": FrozenBackboneDecoderConfig(
-        backbone=FoundationEmbeddingModelConfig(model_key="cbramod", weights="random", model_kwargs=SMALL),
-        head=ClassicalModelConfig(estimator="LogisticRegression", params={"max_iter": 500}),
-    ),
-    "lora": NeuralFineTuneConfig(
-        model_key="cbramod", weights="random", train_mode="lora", model_kwargs=SMALL,
-        optim={"epochs": 2, "batch_size": 16}, early_stopping_patience=None,
-    ),
-}
+MODELS = {"logreg": CLASSICAL, "probe": PROBE, "lora": neural("lora", epochs=2)}
 
 
 @dataclass

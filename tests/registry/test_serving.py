@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from promotable import fold_predictions
 
 from coco_pipe.registry import promote
+from servers import wait_until_up
 
 
 def _free_port() -> int:
@@ -42,16 +42,7 @@ def served(promotable, tmp_path):
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 240
-        while True:
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"mlflow models serve did not start:\n{(tmp_path / 'serve.log').read_text()[-4000:]}")
-            try:
-                with urllib.request.urlopen(url + "/ping", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(1)
+        wait_until_up(proc, url + "/ping", tmp_path / "serve.log", timeout=240)
         yield url, version
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the server and its workers, started here

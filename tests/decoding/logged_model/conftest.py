@@ -11,27 +11,11 @@ import pytest
 
 from coco_pipe.data import validate_inputs
 from coco_pipe.decoding.builders import build_estimator, fit_estimator
-from coco_pipe.decoding.configs import (
-    ClassicalModelConfig,
-    FoundationEmbeddingModelConfig,
-    FrozenBackboneDecoderConfig,
-    NeuralFineTuneConfig,
-)
 from coco_pipe.decoding.logged_model.log import write_model_folder
-from coco_pipe.foundation.specs import ESTIMATOR_SPECS
+from small_models import CLASSICAL, PROBE, neural
 
-SMALL = ESTIMATOR_SPECS["cbramod"].small_kwargs
-CONFIGS = {
-    "sklearn": ClassicalModelConfig(estimator="LogisticRegression"),
-    "backbone_pipeline": FrozenBackboneDecoderConfig(
-        backbone=FoundationEmbeddingModelConfig(model_key="cbramod", weights="random", model_kwargs=SMALL),
-        head=ClassicalModelConfig(estimator="LogisticRegression"),
-    ),
-    "neural": NeuralFineTuneConfig(
-        model_key="cbramod", weights="random", train_mode="frozen", model_kwargs=SMALL,
-        optim={"epochs": 1, "batch_size": 16}, early_stopping_patience=None, cache_embeddings=False,
-    ),
-}
+CONFIGS = {"sklearn": CLASSICAL, "backbone_pipeline": PROBE,
+           "neural": neural("frozen", cache_embeddings=False)}  # fmt: skip
 
 
 @pytest.fixture(scope="session")
