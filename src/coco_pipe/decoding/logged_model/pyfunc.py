@@ -67,14 +67,38 @@ def predict_frame(estimator: Any, X: np.ndarray, task: str) -> pd.DataFrame:
     return out
 
 
-def _signature(input_info: dict, frame: pd.DataFrame):
+def output_columns(estimator: Any, task: str) -> tuple[list[str], str]:
+    """The columns :func:`predict_frame` returns for ``estimator`` and the dtype kind of
+    ``y_pred``, read from the fitted estimator without predicting (logging a model never
+    runs it: nothing is forwarded or transformed once more).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.svm import LinearSVC
+    >>> output_columns(LinearSVC().fit(np.eye(4), [0, 1, 0, 1]), "classification")
+    (['y_pred', 'decision'], 'i')
+    """
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    classes = getattr(final, "classes_", None)
+    if task != "classification" or classes is None:
+        return ["y_pred"], "f"
+    classes = np.asarray(classes)
+    per_class = [f"proba_{c}" for c in classes]
+    if hasattr(final, "predict_proba"):
+        return ["y_pred", *per_class], classes.dtype.kind
+    if hasattr(final, "decision_function"):
+        return ["y_pred", *(per_class if len(classes) > 2 else ["decision"])], classes.dtype.kind
+    return ["y_pred"], classes.dtype.kind
+
+
+def _signature(input_info: dict, columns: list[str], label_kind: str):
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema, TensorSpec
 
     inputs = Schema([TensorSpec(np.dtype(np.float32), (-1, input_info["n_channels"], input_info["n_times"]))])
-    kind = frame["y_pred"].dtype.kind
-    label = {"i": "long", "u": "long", "f": "double", "b": "boolean"}.get(kind, "string")
-    cols = [ColSpec(label, "y_pred")] + [ColSpec("double", c) for c in frame.columns[1:]]
+    label = {"i": "long", "u": "long", "f": "double", "b": "boolean"}.get(label_kind, "string")
+    cols = [ColSpec(label, "y_pred")] + [ColSpec("double", c) for c in columns[1:]]
     return ModelSignature(inputs=inputs, outputs=Schema(cols))
 
 
@@ -103,7 +127,7 @@ def save_mlflow_model(estimator: Any, path: str | Path, *, input_info: dict[str,
         ``n_channels``, ``n_times``, ``sfreq``, ``ch_names`` of the windows it takes.
     task : {"classification", "regression"}
     example : ndarray, float32, shape (n, n_channels, n_times)
-        The input example (predicted once here, which also fixes the output columns).
+        The input example (saved, not predicted: logging never runs the model).
     mlflow_model : mlflow.models.Model, optional
         Carries the logged model's id and run id (from :func:`.log.log_fold_model`).
     source : dict, optional
@@ -124,20 +148,20 @@ def save_mlflow_model(estimator: Any, path: str | Path, *, input_info: dict[str,
     import sklearn
 
     example = np.ascontiguousarray(example, dtype=np.float32)
-    frame = predict_frame(estimator, example, task)
+    columns, label_kind = output_columns(estimator, task)
     classes = getattr(estimator, "classes_", None)
     classes = np.asarray(classes).tolist() if classes is not None else None
     with tempfile.TemporaryDirectory(prefix="coco-pipe-model-") as tmp:
         data = Path(tmp) / DATA_DIR
         manifest = write_model_files(
             estimator, data, input_info=input_info, task=task, classes=classes,
-            outputs=list(frame.columns), source=source,
+            outputs=columns, source=source,
         )  # fmt: skip
         metadata = {"coco_pipe": {k: manifest[k] for k in ("kind", "task", "classes", "input")}}
         mlflow_model = mlflow_model if mlflow_model is not None else mlflow.models.Model()
         mlflow.pyfunc.save_model(
             str(path), loader_module=LOADER_MODULE, data_path=str(data), mlflow_model=mlflow_model,
-            signature=_signature(input_info, frame), input_example=example,
+            signature=_signature(input_info, columns, label_kind), input_example=example,
             pip_requirements=requirements(manifest["kind"]), metadata=metadata,
         )  # fmt: skip
     if manifest["kind"] == "sklearn":  # MLflow's own flavour on the same skops file
@@ -185,5 +209,5 @@ def _load_pyfunc(data_path: str) -> PyfuncDecoder:
     return PyfuncDecoder(estimator, manifest)
 
 
-__all__ = ["DATA_DIR", "LOADER_MODULE", "PyfuncDecoder", "predict_frame", "requirements",
-           "save_mlflow_model"]  # fmt: skip
+__all__ = ["DATA_DIR", "LOADER_MODULE", "PyfuncDecoder", "output_columns", "predict_frame",
+           "requirements", "save_mlflow_model"]  # fmt: skip
