@@ -23,6 +23,7 @@ from ..tracking.report import write_deferred_artifacts
 from .builders import build_estimator, check_data_info
 from .configs import ExperimentConfig
 from .fold import FoldOutcome, FoldTask, run_fold
+from .logged_model import log_best_fold_models
 from .prepare import CHANCE_MODEL, as_experiment_config, model_configs, prepare_inputs
 from .result import ExperimentResult
 from .summary import aggregate_metrics, fold_scores, log_plots, log_staged_artifacts, log_statistics
@@ -170,6 +171,8 @@ class Experiment:
         self, tracker, parent, data, splits, models, outcomes, parent_report, metrics, staging
     ):
         cfg = self.config
+        if cfg.tracking.log_models == "best":  # the best fold of each model, now all are known
+            log_best_fold_models(tracker, outcomes, metrics[0].name, metrics[0].greater_is_better)
         scores = fold_scores(outcomes)
         agg = aggregate_metrics(scores, models, outcomes)
         agg.update(parent_report.parent_metrics)
@@ -183,7 +186,7 @@ class Experiment:
             ):
                 tracker.log_artifact(parent, path, artifact_type)
             # significance: pairwise tests and permutation test
-            log_statistics(tracker, parent, cfg, data, splits, models, scores, metrics)
+            pairwise = log_statistics(tracker, parent, cfg, data, splits, models, scores, metrics)
             if cfg.tracking.log_plots:
-                log_plots(tracker, parent, cfg, outcomes, scores, metrics, tmp)
+                log_plots(tracker, parent, cfg, outcomes, scores, metrics, tmp, pairwise)
 

@@ -30,6 +30,7 @@ from ..data import EpochsData
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
 from .builders import build_estimator
 from .configs import ExperimentConfig, TuningConfig
+from .logged_model import log_fold_model
 from .metrics import Metric, score_all
 from .protocol import collect_reports, predict_scores
 from .splits import fitting_view, fold_tags
@@ -258,6 +259,9 @@ def _fit_score_log(cfg, tracker, run_id, data, task, metrics, tuner, workdir, do
         tracker.log_table(run_id, preds, "predictions/predictions.csv")
     for artifact_type, path in report.artifacts:
         tracker.log_artifact(run_id, path, _artifact_path(artifact_type, path))
+    if cfg.tracking.log_models != "none":  # the fitted model as an MLflow Model
+        log_fold_model(tracker, run_id, est, data, model=name, fold=k, train=train,
+                       scores=scores, mode=cfg.tracking.log_models)  # fmt: skip
 
 
 __all__ = [
