@@ -100,7 +100,7 @@ def fill_cache(cfg: ExperimentConfig, X: Any, y: Any = None, sample_metadata=Non
             update["batch_size"] = int(batch_size)
         backbone = backbone.model_copy(update=update)
         t0 = time.perf_counter()
-        embedder = BackboneEmbedder.from_config(backbone, info=data.info).set_params(progress=True)
+        embedder = BackboneEmbedder.from_config(backbone, info=data.info, random_state=cfg.random_state).set_params(progress=True)
         Z = embedder.fit(data.X).transform(data.X)
         counts = embedder.tracking_report().metrics
         reports.append(EmbedReport(

@@ -132,7 +132,7 @@ def test_a_weights_source_the_caller_names_is_used(model_copy):
                lambda m: m["config"].update(weights="attacker/repo"))
     _refresh_manifest(folder)
     est, _ = load_model_folder(_data(folder), weights="random")
-    assert est.get_params()["config"].weights == "random"
+    assert est.get_params()["weights"] == "random"
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ...data.units import AmplitudeWarning
 from .files import UnsafeModelError, check_name, inside, read_json, verify_folder
 from .trust import (
     check_classes,
@@ -82,8 +84,11 @@ def _load_backbone_pipeline(folder: Path, manifest: dict, what: str, device: str
         sfreq=shape["sfreq"], ch_names=tuple(shape["ch_names"]) if shape["ch_names"] else None,
         batch_size=info["batch_size"], device=device or "auto", cache_embeddings=False,
         model_kwargs=info["model_kwargs"] or None, trust_remote_code=False, progress=False,
+        unit=info["unit"],
     )  # fmt: skip
-    embedder.fit(np.zeros((1, shape["n_channels"], shape["n_times"]), dtype=np.float32))
+    with warnings.catch_warnings():  # the shape probe is all zeros: no amplitude to check
+        warnings.filterwarnings("ignore", category=AmplitudeWarning)
+        embedder.fit(np.zeros((1, shape["n_channels"], shape["n_times"]), dtype=np.float32))
     if embedder.backbone_.weights_digest != info["weights_digest"]:
         raise UnsafeModelError(
             f"{what}: the backbone weights have digest {embedder.backbone_.weights_digest}, the "

@@ -173,6 +173,7 @@ def check_embedder(value: Any, what: str) -> dict[str, Any]:
         "model_key": key, "pooling": pooling, "weights_digest": digest,
         "batch_size": _int(value.get("batch_size"), f"{what}.batch_size", 1),
         "model_kwargs": check_model_kwargs(value.get("model_kwargs"), f"{what}.model_kwargs"),
+        "unit": _unit(value.get("unit", "V"), f"{what}.unit"),
     }  # fmt: skip
 
 
@@ -192,6 +193,8 @@ _NEURAL_KEYS: dict[str, Any] = {
     "seed": lambda v, w: _int(v, w, 0),
     "random_state": lambda v, w: v if v is None else _int(v, w, 0),
     "use_cached_embeddings": lambda v, w: v if isinstance(v, bool) else _bad(w, v),
+    "precompute_embeddings": lambda v, w: v if isinstance(v, bool) else _bad(w, v),
+    "unit": lambda v, w: _unit(v, w),
     "weights": lambda v, w: v if isinstance(v, dict) else _bad(w, v),
     "weights_digest": lambda v, w: v if v is None or (isinstance(v, str) and v.isalnum()) else _bad(w, v),
     "fingerprint": lambda v, w: v if v is None or (isinstance(v, str) and v.isalnum()) else _bad(w, v),
@@ -199,6 +202,15 @@ _NEURAL_KEYS: dict[str, Any] = {
     "libraries": lambda v, w: v if isinstance(v, dict) else _bad(w, v),
     "files": lambda v, w: v,  # checked by check_neural_meta
 }  # fmt: skip
+
+
+def _unit(value: Any, what: str) -> str:
+    """An amplitude unit of :data:`coco_pipe.data.units.UNITS` (``V``, ``mV``, ``uV``, ...)."""
+    from ...data.units import UNITS
+
+    if value not in UNITS:
+        raise UnsafeModelError(f"{what} must be one of {sorted(UNITS)}, got {value!r:.40}")
+    return value
 
 
 def _bad(what: str, value: Any):

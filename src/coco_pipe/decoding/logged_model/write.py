@@ -68,6 +68,7 @@ def _write_backbone_pipeline(estimator, folder: Path) -> dict[str, Any]:
         "model_key": bb.spec.key, "pooling": bb.pooling, "weights_digest": bb.weights_digest,
         "batch_size": int(embedder.batch_size), "model_kwargs": dict(bb.model_kwargs or {}),
         "emb_dim": int(bb.emb_dim), "fingerprint": bb.fingerprint,
+        "unit": str(getattr(embedder, "unit", "V")),
         "trained_with": {"backend": embedder.backend, "weights": str(embedder.weights),
                          "revision": embedder.revision},
     }  # fmt: skip
