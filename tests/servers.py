@@ -35,6 +35,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_up(proc, url: str, log: Path, timeout: float) -> None:
+    """Return once ``url`` answers HTTP 200; RuntimeError with the log's tail if ``proc`` exits
+    or ``timeout`` seconds pass (the caller stops ``proc``)."""
+    deadline = time.time() + timeout
+    while True:
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"{' '.join(map(str, proc.args[:3]))} did not start:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def mlflow_server_process(root: Path, backend_store_uri: str) -> Iterator[str]:
     """A real ``mlflow server`` on 127.0.0.1 (free port) with proxied artifacts under
@@ -51,20 +66,7 @@ def mlflow_server_process(root: Path, backend_store_uri: str) -> Iterator[str]:
         )  # fmt: skip
         uri = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.time() + 90
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"mlflow server exited early:\n{log_path.read_text()[-3000:]}")
-                try:
-                    with urllib.request.urlopen(uri + "/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    if time.time() > deadline:
-                        raise RuntimeError(
-                            f"mlflow server did not start:\n{log_path.read_text()[-3000:]}"
-                        ) from None
-                    time.sleep(0.5)
+            wait_until_up(proc, uri + "/health", log_path, timeout=90)
             yield uri
         finally:
             proc.terminate()

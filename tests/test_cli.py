@@ -1,12 +1,17 @@
-"""The coco-pipe command: run a project config, write result tables."""
+"""The coco-pipe command: run a project config, write result tables, embed, promote; help."""
 
 from __future__ import annotations
 
+import argparse
+import subprocess
+import sys
 from pathlib import Path
 
+import mlflow
 import pandas as pd
+import pytest
 
-from coco_pipe.cli import main
+from coco_pipe.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,3 +148,59 @@ def test_data_path_errors(tmp_path, capsys):
     quick = ROOT / "projects/quickstart/config.yaml"
     assert main(["run", str(quick), "--data-path", str(tmp_path)]) == 2
     assert "--data-path needs a config whose data.source reads files" in capsys.readouterr().err
+HEAVY = ("numpy", "pandas", "mlflow", "torch", "sklearn", "mne", "braindecode", "coco_pipe.decoding.experiment")
+
+
+def test_help_imports_nothing_heavy():
+    """`coco-pipe --help` (and each command's help) answers before any dependency is imported."""
+    code = ("import sys\nfrom coco_pipe.cli import main\nfor argv in (['--help'], ['run', '--help'], "
+            "['promote', '--help']):\n    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_every_option_says_what_it_does_and_every_command_has_an_example(capsys):
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == {"run", "sync", "results", "models", "cache", "promote", "embed"}
+    for name, sub in commands.items():
+        with pytest.raises(SystemExit):
+            sub.parse_args(["--help"])
+        text = capsys.readouterr().out
+        assert "example" in text and f"coco-pipe {name}" in text.split("example", 1)[1], name
+        for action in sub._actions:
+            if action.dest != "help" and not isinstance(action, argparse._SubParsersAction):
+                assert action.help and len(action.help) > 15, (name, action.dest)
+
+
+def test_embed_fills_the_cache_the_run_then_finds_every_embedding_in_it(tracking_uri, capsys, tmp_path):
+    config = str(ROOT / "projects/quickstart/config.yaml")
+    assert main(["embed", config, "--smoke", "--cache-dir", str(tmp_path / "cache")]) == 0
+    out = capsys.readouterr().out
+    assert "cbramod_probe: cbramod fingerprint" in out and "(96 computed, 0 already cached)" in out
+    assert main(["embed", config, "--smoke", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "(0 computed, 96 already cached)" in capsys.readouterr().out  # the second pass finds them all
+
+    # the experiment's folds read those embeddings: not one window is forwarded again
+    text = (ROOT / "projects/quickstart/config.yaml").read_text().replace(
+        "cache_embeddings: true", f"cache_embeddings: true\n      cache_dir: {tmp_path / 'cache'}")
+    (tmp_path / "q.yaml").write_text(text)
+    assert main(["run", str(tmp_path / "q.yaml"), "--smoke", "--quiet", "--tracking-uri", tracking_uri]) == 0
+    run_id = capsys.readouterr().out.split("parent run: ")[1].split()[0]
+    metrics = mlflow.MlflowClient(tracking_uri).get_run(run_id).data.metrics
+    assert metrics["cache.misses"] == 0 and metrics["cache.hits"] > 0
+
+    # refit from the command line: the data are reloaded from the run's own config
+    assert main(["promote", run_id, "--model", "logreg", "--fold", "refit", "--name", "mi-refit",
+                 "--tracking-uri", tracking_uri]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "registered models:/mi-refit/1 as @champion" in out and "refit on all" in out
+
+
+def test_embed_names_what_to_do_without_a_backbone(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("models: {m: {estimator: LogisticRegression}}\ndata: {source: synthetic}\n")
+    assert main(["embed", str(path)]) == 2
+    assert "no frozen_backbone model to embed for; name a backbone with --model-key" in capsys.readouterr().err

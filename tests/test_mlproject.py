@@ -1,5 +1,6 @@
-"""`mlflow run . --env-manager local` runs the main entry point offline and creates a
-parent run with one nested run per model x fold."""
+"""`mlflow run . --env-manager local` runs every entry point of MLproject offline: main
+creates a parent run with one nested run per model x fold; results, promote and embed work
+on it; parameter types are the ones the coco-pipe command parses."""
 
 from __future__ import annotations
 
@@ -19,19 +20,23 @@ def _mlflow_bin() -> str:
     return shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
 
 
-def _run_project(tracking_uri, tmp_path, config, timeout=900, params=()):
-    client = mlflow.tracking.MlflowClient(tracking_uri)
-    exp_id = client.create_experiment("project", artifact_location=(tmp_path / "art").as_uri())
+def _mlflow_run(tracking_uri, exp_id, entry, params, timeout=900):
     # as in an activated virtualenv: the venv's bin (coco-pipe, mlflow) first on PATH
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PATH": path}
+    args = [a for k, v in params.items() for a in ("-P", f"{k}={v}")]
     proc = subprocess.run(
-        [_mlflow_bin(), "run", ".", "-e", "main", "-P", f"config={config}", "-P", "smoke=true",
-         *[a for p in params for a in ("-P", p)],
-         "--env-manager", "local", "--experiment-id", exp_id],
+        [_mlflow_bin(), "run", ".", "-e", entry, *args, "--env-manager", "local", "--experiment-id", exp_id],
         capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _run_project(tracking_uri, tmp_path, config, timeout=900, params=None):
+    client = mlflow.tracking.MlflowClient(tracking_uri)
+    exp_id = client.create_experiment("project", artifact_location=(tmp_path / "art").as_uri())
+    _mlflow_run(tracking_uri, exp_id, "main", {"config": config, "smoke": "true", **(params or {})}, timeout)
     return client, exp_id
 
 
@@ -63,6 +68,53 @@ def test_mlflow_run_main_creates_nested_runs(tracking_uri, tmp_path, config):
     assert all(model_ids[r.data.tags["mlflow.parentRunId"]] == r.data.tags["coco_pipe.model"] for r in folds)
 
 
+def test_results_promote_and_embed_entry_points(tracking_uri, tmp_path):
+    client, exp_id = _run_project(tracking_uri, tmp_path, "projects/quickstart/config.yaml")
+    parent = next(r for r in client.search_runs([exp_id]) if r.data.tags.get("coco_pipe.role") == "experiment")
+    run_id = parent.info.run_id
+
+    _mlflow_run(tracking_uri, exp_id, "results", {"run_id": run_id, "output": tmp_path / "tables"})
+    assert {p.name for p in (tmp_path / "tables").iterdir()} >= {"summary.csv", "scores.csv", "predictions.csv"}
+
+    _mlflow_run(tracking_uri, exp_id, "promote", {"run_id": run_id, "model": "cbramod_probe", "name": "mi-probe"})
+    version = client.get_model_version_by_alias("mi-probe", "champion")
+    assert version.tags["coco_pipe.model"] == "cbramod_probe" and version.tags["coco_pipe.fold_choice"] == "best"
+
+    proc = _mlflow_run(tracking_uri, exp_id, "embed", {"smoke": "true", "batch_size": 16})
+    assert "cbramod_probe: cbramod fingerprint" in proc.stdout
+    runs = {r.data.params.get("batch_size") for r in client.search_runs([exp_id])}
+    assert "16" in runs  # the entry point's own run records the integer as given
+
+
+def test_mlproject_parameter_types_are_the_commands():
+    """Each entry point's parameters are options of its coco-pipe command with a type that
+    command parses: MLflow has no integer type, so integer options are strings (a 'float'
+    parameter lets `-P batch_size=32.0` through, which argparse refuses); defaults parse."""
+    import argparse
+
+    import yaml
+
+    from coco_pipe.cli import build_parser
+
+    spec = yaml.safe_load((ROOT / "MLproject").read_text())
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(spec["entry_points"]) == {"main", "results", "promote", "embed"}
+    for body in spec["entry_points"].values():
+        words = body["command"].split()
+        sub = commands[words[1]]
+        for name, param in body["parameters"].items():
+            at = words.index(f"{{{name}}}")
+            flag = words[at - 1] if words[at - 1].startswith("--") else None
+            action = next(a for a in sub._actions if (flag in a.option_strings) or (flag is None and a.dest == name))
+            kind = param.get("type", "string")
+            if action.type is int:
+                assert kind == "string", (name, kind)
+            assert kind == ("path" if name == "config" else "string"), (name, kind)
+        defaults = {k: v.get("default", f"x-{k}") for k, v in body["parameters"].items()}
+        argv = body["command"].format(**{k: (v if v != "" else "''") for k, v in defaults.items()}).split()[1:]
+        build_parser().parse_args([w.strip("'") for w in argv])  # argparse's refusal fails the test
+
+
 def test_ssvep_exo_project_on_the_real_slice(tracking_uri, tmp_path):
     """projects/ssvep_exo reads raw FIF files from the path given as a parameter (here the
     Kalunga2016 slice: 2 subjects x 2 runs) and runs the within-subject protocol."""
@@ -70,7 +122,7 @@ def test_ssvep_exo_project_on_the_real_slice(tracking_uri, tmp_path):
 
     client, exp_id = _run_project(
         tracking_uri, tmp_path, "projects/ssvep_exo/config.yaml",
-        params=[f"data_path={ROOT / 'tests/data/kalunga2016_slice/raw'}"])
+        params={"data_path": ROOT / "tests/data/kalunga2016_slice/raw"})
     parent = [r for r in client.search_runs([exp_id]) if "mlflow.parentRunId" not in r.data.tags][0]
     assert parent.info.status == "FINISHED"
     assert parent.data.params["cv.strategy"] == "within_subject"

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import lazy_loader as lazy
 
+from . import warning_filters
+
 __version__ = "0.1.0"
+warning_filters.install()  # third-party messages that say nothing to a user (see the README)
 
 __getattr__, __dir__, _names = lazy.attach(
     __name__,

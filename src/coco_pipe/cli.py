@@ -1,5 +1,7 @@
 """The ``coco-pipe`` command (also behind the MLproject entry points).
 
+Every command imports what it needs when it runs, so ``coco-pipe --help`` answers at once.
+
 Examples
 --------
 .. code-block:: bash
@@ -8,6 +10,8 @@ Examples
     coco-pipe run projects/quickstart/config.yaml --backend joblib --n-jobs 2 --resume
     coco-pipe sync coco-pipe-spool
     coco-pipe results RUN_ID --format csv --output results/
+    coco-pipe promote RUN_ID --model csp_lda --fold best --name mi-decoder
+    coco-pipe embed projects/quickstart/config.yaml
     coco-pipe models
     coco-pipe cache info
 """
@@ -19,9 +23,6 @@ import logging
 import sys
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 logger = logging.getLogger("coco_pipe")
 
@@ -74,8 +75,11 @@ def _small_backbone(model_key: str, weights: str, model_kwargs: dict) -> dict:
     return {"weights": "random", "model_kwargs": {**spec.small_kwargs, **model_kwargs}}
 
 
-def load_data(cfg) -> tuple[Any, Any, pd.DataFrame | None, dict[str, Any]]:
+def load_data(cfg) -> tuple[Any, Any, Any, dict[str, Any]]:
     """Load the data named by ``cfg.data`` as ``(X, y, metadata, extra kwargs)``."""
+    import numpy as np
+    import pandas as pd
+
     from .decoding.configs import DataConfig
 
     data = cfg.data or DataConfig()
@@ -142,6 +146,8 @@ def with_data_path(cfg, path: str | None):
 
 
 def cmd_run(args) -> int:
+    import pandas as pd
+
     from .decoding import Experiment, ExperimentConfig
 
     cfg = ExperimentConfig.from_yaml(args.config)
@@ -234,7 +240,9 @@ def cmd_results(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from . import list_foundation_models
+    import pandas as pd
+
+    from .foundation.listing import list_foundation_models
 
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(list_foundation_models().to_string(index=False))
@@ -254,92 +262,176 @@ def cmd_cache(args) -> int:
 def cmd_promote(args) -> int:
     from .registry import promote
 
-    version = promote(args.run_id, model=args.model, fold=args.fold, name=args.name, alias=args.alias,
-                      tracking_uri=args.tracking_uri)
+    data = None
+    if args.fold == "refit":  # train on all of the experiment's data, named by its own config
+        from .registry.refit import experiment_config
+        from .tracking import RunStore
+
+        cfg = experiment_config(RunStore(args.tracking_uri), args.run_id)
+        X, y, meta, extra = load_data(cfg)
+        data = {"X": X, "y": y, "sample_metadata": meta, **extra}
+    version = promote(args.run_id, model=args.model, fold=args.fold, name=args.name,
+                      alias=args.alias or None, tracking_uri=args.tracking_uri, data=data)  # fmt: skip
     print(f"registered models:/{args.name}/{version.version}" + (f" as @{args.alias}" if args.alias else ""))
+    print(version.description)
     return 0
 
 
 def cmd_embed(args) -> int:
     from .decoding.configs import ExperimentConfig
-    from .foundation.embed_job import fill_cache
+    from .decoding.embed_job import fill_cache, job_backbones
 
     cfg = ExperimentConfig.from_yaml(args.config)
-    if _truthy(args.smoke):
+    smoke = _truthy(args.smoke)
+    if smoke:
         cfg = apply_smoke(cfg)
+    backbones = job_backbones(cfg, args.model_key or None, args.weights)
+    if smoke and args.model_key:
+        backbones = {k: b.model_copy(update=_small_backbone(b.model_key, b.weights, b.model_kwargs))
+                     for k, b in backbones.items()}  # fmt: skip
     X, y, meta, extra = load_data(cfg)
-    print(fill_cache(X, model_key=args.model_key, weights=args.weights, cache_dir=args.cache_dir,
-                     batch_size=args.batch_size, **extra))
+    for report in fill_cache(cfg, X, y, meta, backbones=backbones, cache_dir=args.cache_dir or None,
+                             batch_size=args.batch_size, **extra):  # fmt: skip
+        print(report.line())
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="coco-pipe", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="Info logging.")
-    sub = parser.add_subparsers(dest="command", required=True)
+_SMOKE_HELP = (
+    "Shrink the run for a quick check: at most 4 subjects and 12 windows per class, 2 folds, "
+    "1 epoch, 2 tuning trials, small random-init backbones (tagged weights=random-init). "
+    "'--smoke' alone or '--smoke true|false' (as MLproject passes it)."
+)
+_URI_HELP = (
+    "MLflow tracking URI, e.g. http://127.0.0.1:5000 or sqlite:///mlflow.db. Default: "
+    "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the current folder (MLflow's own "
+    "default, which `mlflow ui` opens)."
+)
+_EXAMPLES = {
+    "run": """examples:
+  coco-pipe run projects/quickstart/config.yaml
+  coco-pipe run projects/quickstart/config.yaml --smoke --tracking-uri http://127.0.0.1:5000
+  coco-pipe run projects/quickstart/config.yaml --backend joblib --n-jobs 2
+  coco-pipe run projects/quickstart/config.yaml --resume        # after a kill: only unfinished folds
+then look at the runs with `mlflow ui` (from the same folder) and open http://127.0.0.1:5000""",
+    "sync": """examples:
+  coco-pipe sync                      # the spool of $COCO_PIPE_SPOOL_DIR, else ./coco-pipe-spool
+  coco-pipe sync /scratch/coco-pipe-spool --tracking-uri http://127.0.0.1:5000""",
+    "results": """examples:
+  coco-pipe results 3f2a9c... --output results/          # summary.csv, scores.csv, ...
+  coco-pipe results 3f2a9c... --format parquet --output tables/""",
+    "models": """example:
+  coco-pipe models          # model key, hub repository, sfreq, channels, train modes""",
+    "cache": """examples:
+  coco-pipe cache info
+  coco-pipe cache prune --fingerprint 1a2b3c... --dir /data/coco-cache
+  coco-pipe cache prune --older-than-days 30""",
+    "promote": """examples:
+  coco-pipe promote 3f2a9c... --model csp_lda --name mi-decoder            # best fold
+  coco-pipe promote 3f2a9c... --model cbramod_lora --fold 2 --name mi-lora
+  coco-pipe promote 3f2a9c... --model logreg --fold refit --name mi-logreg
+then: mlflow models serve -m models:/mi-decoder@champion --env-manager local
+  or: coco_pipe.load_promoted("models:/mi-decoder@champion").predict(X)""",
+    "embed": """examples:
+  coco-pipe embed projects/quickstart/config.yaml          # the config's frozen backbones
+  coco-pipe embed projects/labram_probe/config.yaml --model-key labram --batch-size 64""",
+}
 
-    p = sub.add_parser("run", help="Run an experiment config (YAML).")
-    p.add_argument("config", help="Experiment config YAML (e.g. projects/quickstart/config.yaml).")
-    p.add_argument("--smoke", nargs="?", const="true", default="false", help="Shrink for a quick check.")
-    p.add_argument("--tracking-uri", default=None, help="Override tracking.tracking_uri.")
+
+def _command(sub, name: str, help: str):
+    return sub.add_parser(name, help=help, description=help, epilog=_EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coco-pipe",
+        description="Decode EEG/MEG with foundation-model backbones and scikit-learn estimators "
+        "inside cross-validation, every fold tracked in MLflow.",
+        epilog="Run `coco-pipe COMMAND --help` for a command's options and examples.",
+    )  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="Log INFO messages of coco-pipe (default: warnings only).")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _command(sub, "run", "Cross-validate the models of an experiment config (YAML) and track every fold in MLflow.")
+    p.add_argument("config", help="Experiment config YAML, e.g. projects/quickstart/config.yaml.")
+    p.add_argument("--smoke", nargs="?", const="true", default="false", help=_SMOKE_HELP)
+    p.add_argument("--tracking-uri", default=None, help=_URI_HELP + " Overrides tracking.tracking_uri.")
     p.add_argument("--data-path", default=None,
-                   help="Override data.path (e.g. the folder of raw recordings).")
-    p.add_argument("--quiet", action="store_true", help="No progress bars or fold lines.")
+                   help="Replace data.path of the config, e.g. ../shared/data/kalunga2016/raw "
+                        "(the folder of raw recordings of a raw/bids config).")  # fmt: skip
+    p.add_argument("--quiet", action="store_true",
+                   help="No progress bars, no per-fold lines and no INFO messages.")
     p.add_argument("--resume", nargs="?", const="true", default=None, metavar="RUN_ID",
                    help="Continue the most recent unfinished run of this config and data (or the "
-                   "parent run RUN_ID): finished folds are reused, the others run again.")  # fmt: skip
+                   "parent run RUN_ID): finished folds are reused, the others run again. "
+                   "'--resume' alone, '--resume true|false' (as MLproject passes it) or a run id.")  # fmt: skip
     p.add_argument("--backend", choices=["sequential", "joblib", "ray"], default=None,
-                   help="Override execution.backend (e.g. --backend joblib --n-jobs 2).")  # fmt: skip
-    p.add_argument("--n-jobs", type=int, default=None, help="Override execution.n_jobs.")
+                   help="Override execution.backend, e.g. --backend joblib --n-jobs 2 (folds in local "
+                   "processes) or --backend ray --ray-address auto (a Ray cluster).")  # fmt: skip
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="Override execution.n_jobs (parallel folds), e.g. 2.")
     p.add_argument("--ray-address", default=None,
-                   help="Override execution.ray_address ('auto', 'ray://host:10001').")
+                   help="Override execution.ray_address: 'auto' or 'ray://host:10001' joins a cluster "
+                   "(default: a local one).")  # fmt: skip
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("sync", help="Replay spooled fold results into the tracking store.")
+    p = _command(sub, "sync", "Replay spooled fold results (left by a tracking outage) into the tracking store.")
     p.add_argument("spool", nargs="?", default=None,
                    help="Spool folder (default: $COCO_PIPE_SPOOL_DIR, else ./coco-pipe-spool).")
     p.add_argument("--tracking-uri", default=None,
-                   help="Send to this store instead of the one each record names.")
+                   help="Send to this store instead of the one each record names. " + _URI_HELP)
     p.add_argument("--timeout", type=float, default=30.0,
-                   help="Seconds to wait for a tracking server that does not answer.")
+                   help="Seconds to wait for a tracking server that does not answer (default 30).")
     p.set_defaults(func=cmd_sync)
 
-    p = sub.add_parser("results", help="Write an experiment's tables (from the tracking store).")
-    p.add_argument("run_id", help="Parent run id.")
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    p.add_argument("--output", default="results", help="Output folder.")
-    p.add_argument("--tracking-uri", default=None)
+    p = _command(sub, "results", "Write an experiment's tables, read back from the tracking store.")
+    p.add_argument("run_id", help="The experiment's parent run id (printed by `coco-pipe run`).")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv",
+                   help="File format of the tables summary, scores, predictions, artifacts and folds "
+                        "(one file each): csv (default) or parquet.")  # fmt: skip
+    p.add_argument("--output", default="results", help="Folder to write the tables to (created; default: results).")
+    p.add_argument("--tracking-uri", default=None, help=_URI_HELP)
     p.set_defaults(func=cmd_results)
 
-    p = sub.add_parser("models", help="List the supported foundation models.")
+    p = _command(sub, "models", "List the supported foundation models (the spec table).")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("cache", help="Inspect or prune the embedding cache.")
-    csub = p.add_subparsers(dest="cache_command", required=True)
-    c = csub.add_parser("info", help="Size and entries per backbone fingerprint.")
-    c.add_argument("--dir", default=None, help="Cache directory (default: per-user cache).")
-    c = csub.add_parser("prune", help="Remove entries by fingerprint and/or age.")
-    c.add_argument("--dir", default=None)
-    c.add_argument("--fingerprint", default=None)
-    c.add_argument("--older-than-days", type=float, default=None)
+    p = _command(sub, "cache", "Inspect or prune the embedding cache.")
+    csub = p.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    c = csub.add_parser("info", help="Size and number of entries per backbone fingerprint.")
+    c.add_argument("--dir", default=None, help="Cache folder (default: $COCO_PIPE_CACHE_DIR, else the per-user cache).")
+    c = csub.add_parser("prune", help="Remove entries by fingerprint and/or age (neither: empty the cache).")
+    c.add_argument("--dir", default=None, help="Cache folder (default: $COCO_PIPE_CACHE_DIR, else the per-user cache).")
+    c.add_argument("--fingerprint", default=None, help="Remove the entries of this backbone fingerprint (see `cache info`).")
+    c.add_argument("--older-than-days", type=float, default=None, help="Remove entries not used for this many days, e.g. 30.")
     p.set_defaults(func=cmd_cache)
 
-    p = sub.add_parser("promote", help="Register a fold's adapter/checkpoint in the model registry.")
-    p.add_argument("run_id", help="Parent run id of the experiment.")
-    p.add_argument("--model", required=True, help="Model name in the experiment config.")
-    p.add_argument("--fold", default="best", help="'best' or a fold number.")
-    p.add_argument("--name", required=True, help="Registered model name.")
-    p.add_argument("--alias", default="champion", help="Alias to set (e.g. champion).")
-    p.add_argument("--tracking-uri", default=None)
+    p = _command(sub, "promote", "Register a model of an experiment (a fold's MLflow Model, or a refit on all the data) "
+                 "in the MLflow model registry.")  # fmt: skip
+    p.add_argument("run_id", help="The experiment's parent run id.")
+    p.add_argument("--model", required=True, help="Model name in the experiment config, e.g. csp_lda.")
+    p.add_argument("--fold", default="best",
+                   help="'best' (default: the fold with the best first metric, an optimistic pick the version "
+                        "says so), a fold number (e.g. 2), or 'refit' (train on all the experiment's data, "
+                        "loaded from its config, as a new run).")  # fmt: skip
+    p.add_argument("--name", required=True, help="Registered model name, e.g. mi-decoder.")
+    p.add_argument("--alias", default="champion", help="Alias pointed at the new version (default: champion; '' for none).")
+    p.add_argument("--tracking-uri", default=None, help=_URI_HELP)
     p.set_defaults(func=cmd_promote)
 
-    p = sub.add_parser("embed", help="Fill the embedding cache for one backbone over a data set.")
-    p.add_argument("config", help="Experiment config whose data section names the data.")
-    p.add_argument("--model-key", required=True)
-    p.add_argument("--weights", default="pretrained")
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--smoke", nargs="?", const="true", default="false")
+    p = _command(sub, "embed", "Fill the embedding cache for a config's data, so its frozen-backbone models find "
+                 "every embedding cached.")  # fmt: skip
+    p.add_argument("config", help="Experiment config whose data section names the data, e.g. projects/quickstart/config.yaml.")
+    p.add_argument("--model-key", default=None,
+                   help="Embed with this backbone (see `coco-pipe models`), e.g. cbramod; default: the backbone of "
+                        "every frozen_backbone model of the config.")  # fmt: skip
+    p.add_argument("--weights", default="pretrained",
+                   help="Weights for --model-key: pretrained (default, the spec's hub repository), random, a hub id "
+                        "or a local checkpoint.")  # fmt: skip
+    p.add_argument("--cache-dir", default=None, help="Cache folder (default: the backbone's cache_dir, else $COCO_PIPE_CACHE_DIR or the per-user cache).")
+    p.add_argument("--batch-size", type=int, default=None, help="Windows per forward batch, e.g. 64 (default: the backbone's).")
+    p.add_argument("--smoke", nargs="?", const="true", default="false", help=_SMOKE_HELP)
     p.set_defaults(func=cmd_embed)
     return parser
 
@@ -351,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, ConnectionError, LookupError) as exc:
+    except (ValueError, FileNotFoundError, ConnectionError, LookupError, PermissionError) as exc:
         print(f"coco-pipe: error: {exc}", file=sys.stderr)
         return 2
 

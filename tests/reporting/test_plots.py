@@ -8,11 +8,14 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from coco_pipe.decoding.metrics import METRICS
+from coco_pipe.decoding.stats import pairwise_comparisons
 from coco_pipe.reporting import plots
 
 
-def _assert_image(path, min_width=200, min_height=200):
+def _assert_image(path, min_width=1000, min_height=600):
     assert path.exists() and path.suffix == ".png"
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by whoever reads the run
     img = imread(path)
     assert img.ndim == 3 and img.shape[2] in (3, 4)
     h, w = img.shape[:2]
@@ -117,3 +120,37 @@ def test_plots_leave_pyplot_and_the_backend_alone(tmp_path, scores):
     plots.plot_fold_scores(scores, "accuracy", tmp_path / "a.png")
     assert plt.get_fignums() == before
     assert matplotlib.get_backend() == backend
+
+
+def _gray(img):
+    rgb = img[..., :3]
+    return ((abs(rgb[..., 0] - rgb[..., 1]) < 0.02) & (abs(rgb[..., 1] - rgb[..., 2]) < 0.02)
+            & (rgb[..., 0] > 0.3) & (rgb[..., 0] < 0.5)).sum()  # fmt: skip
+
+
+def test_fold_scores_mark_each_model_against_the_best(tmp_path, scores):
+    table = pairwise_comparisons(scores, "balanced_accuracy", n_train=80, n_test=20)
+    marked = _assert_image(plots.plot_fold_scores(scores, "balanced_accuracy", tmp_path / "m.png",
+                                                  chance=0.5, pairwise=table))  # fmt: skip
+    plain = imread(plots.plot_fold_scores(scores, "balanced_accuracy", tmp_path / "p.png", chance=0.5))
+    assert _gray(marked) > _gray(plain) + 50  # the p-values, in grey above each model
+    assert plots._against_best(table, "CSP_LDA", "chance").endswith("***")
+    assert plots._against_best(table, "CSP_LDA", "CSP_LDA") is None
+
+
+def test_roc_auc_on_the_plot_is_the_summarys_fold_mean(predictions):
+    """The ROC plot's legend shows the mean of the folds' AUCs: the summary's roc_auc."""
+    aucs = plots.fold_aucs(predictions, "right_hand")
+    metric = METRICS["roc_auc"].func
+    want = [metric(f.y_true.to_numpy(), None, f[["proba_left_hand", "proba_right_hand"]].to_numpy())
+            for _, f in predictions.groupby("Fold")]  # fmt: skip
+    np.testing.assert_allclose(aucs.to_numpy(), want)
+    pooled = METRICS["roc_auc"].func(predictions.y_true.to_numpy(), None,
+                                     predictions[["proba_left_hand", "proba_right_hand"]].to_numpy())  # fmt: skip
+    assert aucs.mean() != pytest.approx(pooled, abs=1e-9)  # the numbers the two ways differ
+
+
+def test_roc_without_folds_is_labelled_pooled(tmp_path, predictions):
+    path = plots.plot_roc_curve(predictions.drop(columns="Fold"), tmp_path / "pooled.png",
+                                positive_label="right_hand")  # fmt: skip
+    _assert_image(path)

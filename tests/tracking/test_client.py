@@ -36,7 +36,7 @@ def test_parent_and_child_runs(tracker, tracking_uri, tmp_path):
     tracker.end(parent)
     client = MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name("client-test")
-    assert exp.artifact_location == (tmp_path / "mlartifacts" / "client-test").resolve().as_uri()
+    assert exp.artifact_location == (tmp_path / "mlruns" / "client-test").resolve().as_uri()
     p, c = client.get_run(parent), client.get_run(child)
     assert (p.info.run_name, p.info.status, p.info.experiment_id) == ("exp-1", "FINISHED", exp.experiment_id)
     assert p.data.tags[ROLE_TAG] == "experiment" and p.data.tags["coco_pipe.models"] == "a,b"
@@ -126,11 +126,11 @@ def test_start_parent_adopts_the_active_run(tracking_uri, monkeypatch):
 
 
 def test_resolve_tracking_uri(tmp_path, monkeypatch):
-    assert resolve_tracking_uri() == f"sqlite:///{tmp_path / 'mlruns.db'}"  # the default, absolute
-    assert DEFAULT_TRACKING_URI == "sqlite:///mlruns.db"
+    assert resolve_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"  # the default, absolute
+    assert DEFAULT_TRACKING_URI == "sqlite:///mlflow.db"  # MLflow 3's own default
     assert resolve_tracking_uri("sqlite:///sub/x.db") == f"sqlite:///{tmp_path / 'sub' / 'x.db'}"
     assert resolve_tracking_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"
-    assert resolve_tracking_uri("store") == f"sqlite:///{tmp_path / 'store' / 'mlruns.db'}"
+    assert resolve_tracking_uri("store") == f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     assert resolve_tracking_uri("http://host:5000") == "http://host:5000"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://env:1")
     assert resolve_tracking_uri() == "http://env:1"

@@ -19,7 +19,7 @@ from coco_pipe.tracking import RunStore, Tracker, TrackingAuthError
 def test_unsafe_experiment_names_are_refused_before_any_write(tmp_path, tracking_uri, name):
     with pytest.raises(ValueError, match="tracking.experiment_name=.*is not a safe name"):
         Tracker(tracking_uri, name)
-    assert not (tmp_path / "mlartifacts").exists()
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_unsafe_run_name_is_refused(tracking_uri):
@@ -32,7 +32,7 @@ def test_nested_experiment_name_stays_inside_the_artifact_root(tmp_path, trackin
     tracker = Tracker(tracking_uri, "team/mi-study")
     run = tracker.start_parent("r")
     tracker.log_text(run, "x", "notes/a.txt")
-    root = (tmp_path / "mlartifacts").resolve()
+    root = (tmp_path / "mlruns").resolve()
     written = [p.resolve() for p in root.rglob("a.txt")]
     assert written and all(root in p.parents for p in written)
 

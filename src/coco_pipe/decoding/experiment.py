@@ -35,6 +35,7 @@ from .configs import ExperimentConfig
 from .driver import FoldDriver, clean_stops
 from .executors import SharedData, make_executor
 from .fold import FoldOutcome, stage_parent_artifacts
+from .logged_model import log_best_fold_models
 from .planning import (
     CONFIG_DIGEST_TAG,
     DATA_TAG,
@@ -231,6 +232,9 @@ class Experiment:
         """The experiment-wide records: summed parent metrics, the folds' parent files,
         the statistics and the headline plots."""
         cfg = self.config
+        if cfg.tracking.log_models == "best":  # the best fold of each model, now all are known
+            main = state["metrics"][0]
+            log_best_fold_models(tracker, outcomes, main.name, main.greater_is_better)
         scores = fold_scores(outcomes)
         parent_metrics: dict[str, float] = {}
         for o in outcomes:
@@ -251,10 +255,10 @@ class Experiment:
             ):
                 tracker.log_artifact(parent, path, artifact_type)
             # significance: pairwise tests and permutation test
-            log_statistics(tracker, parent, cfg, state["data"], state["splits"], state["models"],
-                           scores, state["metrics"])  # fmt: skip
+            pairwise = log_statistics(tracker, parent, cfg, state["data"], state["splits"],
+                                      state["models"], scores, state["metrics"])  # fmt: skip
             if cfg.tracking.log_plots:
-                log_plots(tracker, parent, cfg, outcomes, scores, state["metrics"], tmp)
+                log_plots(tracker, parent, cfg, outcomes, scores, state["metrics"], tmp, pairwise)
 
 
 def _dataset_name(cfg: ExperimentConfig) -> str:

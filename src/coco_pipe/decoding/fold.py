@@ -42,6 +42,7 @@ from ..tracking.outage import is_unavailable, outage_error
 from ..tracking.spool import RunRecorder, Spool
 from .builders import build_estimator
 from .configs import ExperimentConfig, TuningConfig
+from .logged_model import log_fold_model
 from .metrics import Metric, score_all
 from .planning import DATA_TAG, MODEL_DIGEST_TAG, PARENT_METRICS_TAG, SPLIT_DIGEST_TAG, FoldTask
 from .protocol import collect_reports, predict_scores
@@ -340,6 +341,9 @@ def _fit_score_log(cfg, tracker, rec, run_id, data, task, metrics, tuner, workdi
         rec.log_table(run_id, preds, "predictions/predictions.csv")
     for artifact_type, path in report.artifacts:
         rec.log_artifact(run_id, path, _artifact_path(artifact_type, path))
+    if cfg.tracking.log_models != "none":  # the fitted model as an MLflow Model
+        log_fold_model(tracker, run_id, est, data, model=name, fold=k, train=train,
+                       scores=scores, mode=cfg.tracking.log_models)  # fmt: skip
 
 
 __all__ = [

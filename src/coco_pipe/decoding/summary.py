@@ -106,11 +106,11 @@ def log_statistics(
     models: dict[str, Any],
     scores: pd.DataFrame,
     metrics: Sequence[Metric],
-) -> None:
-    """Pairwise model comparisons (``statistics/pairwise.csv``) and, with
-    ``chance.n_permutations``, the permutation test of the best model."""
+) -> pd.DataFrame | None:
+    """Pairwise model comparisons (``statistics/pairwise.csv``, also returned for the
+    headline plot) and, with ``chance.n_permutations``, the permutation test of the best model."""
     if scores.empty or scores["Model"].nunique() < 2:
-        return
+        return None
     n_train = int(np.mean([len(tr) for tr, _ in splits]))
     n_test = int(np.mean([len(te) for _, te in splits]))
     main = metrics[0].name
@@ -120,7 +120,7 @@ def log_statistics(
     )  # fmt: skip
     tracker.log_table(parent, table, "statistics/pairwise.csv")
     if cfg.chance.n_permutations <= 0:
-        return
+        return table
     means = scores[scores["Metric"] == main].groupby("Model")["Value"].mean()
     means = means.drop(CHANCE_MODEL, errors="ignore")
     best = means.idxmax() if metrics[0].greater_is_better else means.idxmin()
@@ -139,6 +139,7 @@ def log_statistics(
     tracker.log_table(
         parent, pd.DataFrame({"null_score": res["null_scores"]}), "statistics/permutation_null.csv"
     )
+    return table
 
 
 def log_plots(
@@ -149,9 +150,11 @@ def log_plots(
     scores: pd.DataFrame,
     metrics: Sequence[Metric],
     tmp: Path,
+    pairwise: pd.DataFrame | None = None,
 ) -> None:
-    """Fold scores of every model and, for classification, each model's confusion
-    matrix and (binary tasks) ROC curve pooled over folds, as ``plots/*.png``."""
+    """The headline plot (every model's fold scores, chance, each model against the best from
+    ``pairwise``) and, for classification, each model's confusion matrix (pooled over folds)
+    and (binary tasks) ROC curves per fold with their mean, as ``plots/*.png``."""
     main = metrics[0].name
     if not scores.empty:
         chance = None
@@ -159,7 +162,8 @@ def log_plots(
             chance = float(
                 scores[(scores.Model == CHANCE_MODEL) & (scores.Metric == main)]["Value"].mean()
             )
-        path = plots.plot_fold_scores(scores, main, tmp / f"fold_scores_{main}.png", chance=chance)
+        path = plots.plot_fold_scores(scores, main, tmp / f"fold_scores_{main}.png", chance=chance,
+                                      pairwise=pairwise, greater_is_better=metrics[0].greater_is_better)  # fmt: skip
         tracker.log_artifact(parent, path, "plots")
     if cfg.task != "classification":
         return

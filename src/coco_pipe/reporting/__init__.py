@@ -3,6 +3,14 @@
 >>> from coco_pipe.reporting import plot_fold_scores
 """
 
-from .plots import plot_confusion_matrix, plot_fold_scores, plot_learning_curves, plot_roc_curve
+from .plots import (
+    fold_aucs,
+    plot_confusion_matrix,
+    plot_fold_scores,
+    plot_learning_curves,
+    plot_roc_curve,
+)
 
-__all__ = ["plot_confusion_matrix", "plot_fold_scores", "plot_learning_curves", "plot_roc_curve"]
+__all__ = [
+    "fold_aucs", "plot_confusion_matrix", "plot_fold_scores", "plot_learning_curves", "plot_roc_curve",
+]

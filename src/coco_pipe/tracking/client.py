@@ -23,8 +23,10 @@ from .lineage import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, source_tags
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns.db"
-DEFAULT_ARTIFACT_DIR = "mlartifacts"
+#: MLflow 3's own default store and artifact folder, so `coco-pipe run`, `mlflow run` and
+#: `mlflow ui` (all started from one folder) share one store.
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_ARTIFACT_DIR = "mlruns"
 
 ROLE_TAG = "coco_pipe.role"
 MODEL_TAG = "coco_pipe.model"
@@ -130,14 +132,14 @@ def ensure_sqlite_store(uri: str) -> None:
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """The tracking URI in force: ``uri``, else ``$MLFLOW_TRACKING_URI``, else a SQLite
-    store ``mlruns.db`` in the working directory (made absolute, so a later ``chdir``
+    store ``mlflow.db`` in the working directory (MLflow's default) (made absolute, so a later ``chdir``
     does not move it)."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         rel = uri[len("sqlite:///"):]
         uri = "sqlite:///" + str(Path(rel).resolve())
     elif "://" not in uri:  # a bare directory path -> file store is deprecated; use sqlite inside it
-        uri = "sqlite:///" + str((Path(uri) / "mlruns.db").resolve())
+        uri = "sqlite:///" + str((Path(uri) / "mlflow.db").resolve())
     return uri
 
 
@@ -153,7 +155,7 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             raise TrackingUnavailableError(
                 f"cannot reach the MLflow tracking server at {uri} ({exc}); start it "
                 f"(`mlflow server --host 127.0.0.1 --port ...`) or set tracking.tracking_uri / "
-                f"MLFLOW_TRACKING_URI to a reachable store (default sqlite:///mlruns.db)"
+                f"MLFLOW_TRACKING_URI to a reachable store (default sqlite:///mlflow.db)"
             ) from exc
     elif uri.startswith("sqlite:///"):
         parent = Path(uri[len("sqlite:///"):]).parent
@@ -242,7 +244,7 @@ class Tracker:
         See :func:`resolve_tracking_uri`.
     experiment_name : str
         MLflow experiment (created on first use; with a local SQLite store its
-        artifacts go to ``./mlartifacts``).
+        artifacts go to ``./mlruns``).
 
     Examples
     --------

@@ -105,7 +105,8 @@ class TrackingConfig(StrictConfig):
     tracking_uri: str | None = Field(
         None,
         description="MLflow tracking URI. None: $MLFLOW_TRACKING_URI, else "
-        "'sqlite:///mlruns.db' with artifacts in ./mlartifacts.",
+        "'sqlite:///mlflow.db' with artifacts in ./mlruns (MLflow's own default: `mlflow run` and "
+        "`mlflow ui` in the same folder use the same store).",
     )
     experiment_name: str = Field("coco-pipe", description="MLflow experiment name.")
     run_name: str | None = Field(None, description="Name of the parent run (default: generated).")
@@ -115,6 +116,12 @@ class TrackingConfig(StrictConfig):
     )
     log_plots: bool = Field(
         True, description="Log PNG plots (confusion matrices, fold scores, ROC, learning curves)."
+    )
+    log_models: Literal["all", "best", "none"] = Field(
+        "all",
+        description="Log fitted fold models as MLflow Models (pyfunc, loadable with "
+        "mlflow.pyfunc.load_model and promotable): 'all' folds, only the 'best' fold of each "
+        "model (highest first metric, after the loop; ties: lowest fold), or 'none'.",
     )
     log_embeddings_max_mb: float = Field(
         50.0, ge=0, description="Log the cached embeddings an experiment used on the parent run when "
