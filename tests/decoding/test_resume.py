@@ -120,7 +120,8 @@ def test_sigkill_then_resume_fits_only_unfinished_folds(tmp_path, uninterrupted)
 def test_sigterm_stops_cleanly_and_resume_continues(tmp_path):
     uri, fits, spool = f"sqlite:///{tmp_path}/mlruns.db", tmp_path / "fits.log", tmp_path / "spool"
     proc = _start(uri, fits, spool, "--sleep", "1.5")
-    _wait_for(lambda: len(_fold_runs(uri, "FINISHED")) >= 2, proc)
+    # stopped mid-fold: after two folds, while a third one runs (not between two folds)
+    _wait_for(lambda: len(_fold_runs(uri, "FINISHED")) >= 2 and _fold_runs(uri, "RUNNING"), proc)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=120)
     assert proc.returncode != 0
