@@ -30,7 +30,6 @@ Examples
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import logging
 import threading
@@ -281,11 +280,6 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             if bb is not None:
                 _MEMO.move_to_end(key)
                 return bb
-        # a random-init backbone without a random_state is drawn from a seed of its identity,
-        # so that every process (every executor backend) builds the same one
-        seed = self.random_state
-        if seed is None:
-            seed = int(hashlib.sha256(repr(key).encode()).hexdigest()[:8], 16)
         bb = build_backbone(
             self.model_key,
             backend=self.backend,
@@ -298,7 +292,7 @@ class BackboneEmbedder(TransformerMixin, BaseEstimator):
             n_channels=n_channels,
             n_times=n_times,
             trust_remote_code=self.trust_remote_code,
-            seed=seed,
+            seed=self.random_state,
             allow_partial_weights=self.allow_partial_weights,
             unit=self.unit,
         )
