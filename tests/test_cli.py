@@ -46,6 +46,52 @@ def test_bad_config_key_named(tmp_path, capsys):
     assert "folds" in err and "Extra inputs are not permitted" in err
 
 
+def test_run_exits_nonzero_naming_models_without_success(tracking_uri, tmp_path, capsys):
+    """A model whose every fold failed: exit 1, the model and its errors on stderr, the
+    failed folds in the results, and the chance model not ranked first."""
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "models:\n  broken: {estimator: LogisticRegression, params: {solver: bogus}}\n"
+        "  fine: {estimator: LogisticRegression, params: {max_iter: 300}}\n"
+        "cv: {strategy: group_kfold, n_splits: 2, group_key: Subject}\n"
+        "tracking: {log_plots: false}\n"
+        "data: {source: synthetic, params: {n_subjects: 4, n_epochs_per_class: 6, tmax: 1.0}}\n"
+    )
+    assert main(["run", str(path), "--quiet", "--tracking-uri", tracking_uri]) == 1
+    captured = capsys.readouterr()
+    assert "no fold of model(s) broken succeeded" in captured.err
+    assert "broken fold 0: InvalidParameterError" in captured.err
+    run_id = captured.out.split("parent run: ")[1].split()[0]
+    assert main(["results", run_id, "--output", str(tmp_path / "out"), "--tracking-uri", tracking_uri]) == 0
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    main_metric = summary[summary.Metric == "balanced_accuracy"].set_index("Model")
+    assert main_metric.loc["broken", "Status"] == "failed" and pd.isna(main_metric.loc["broken", "Rank"])
+    assert main_metric.loc["fine", "Rank"] == 1
+
+
+def test_only_chance_left_is_not_ranked(tracking_uri, tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "models:\n  broken: {estimator: LogisticRegression, params: {solver: bogus}}\n"
+        "cv: {strategy: group_kfold, n_splits: 2, group_key: Subject}\n"
+        "tracking: {log_plots: false}\n"
+        "data: {source: synthetic, params: {n_subjects: 4, n_epochs_per_class: 6, tmax: 1.0}}\n"
+    )
+    assert main(["run", str(path), "--quiet", "--tracking-uri", tracking_uri]) == 1
+    out = capsys.readouterr().out
+    run_id = out.split("parent run: ")[1].split()[0]
+    from coco_pipe import ExperimentResult
+
+    summary = ExperimentResult.from_run(run_id, tracking_uri=tracking_uri).summary()
+    assert summary.Rank.isna().all()  # chance is the reference, never the winner
+    assert set(summary[summary.Model == "chance"].Status) == {"ok"}
+
+
+def test_sync_with_nothing_to_replay(tmp_path, capsys):
+    assert main(["sync", str(tmp_path / "spool")]) == 0
+    assert "nothing to replay" in capsys.readouterr().out
+
+
 RAW_CONFIG = """
 data:
   source: {source}
@@ -118,7 +164,7 @@ def test_help_imports_nothing_heavy():
 def test_every_option_says_what_it_does_and_every_command_has_an_example(capsys):
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"run", "results", "models", "cache", "promote", "embed"}
+    assert set(commands) == {"run", "sync", "results", "models", "cache", "promote", "embed"}
     for name, sub in commands.items():
         with pytest.raises(SystemExit):
             sub.parse_args(["--help"])

@@ -57,10 +57,15 @@ def test_mlflow_run_main_creates_nested_runs(tracking_uri, tmp_path, config):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     models = parent.data.tags["coco_pipe.models"].split(",")
     n_folds = int(parent.data.tags["coco_pipe.n_folds"])
-    assert len(children) == len(models) * n_folds
-    assert {(r.data.tags["coco_pipe.model"], r.data.tags["coco_pipe.fold"]) for r in children} == {
+    assert sorted(r.data.tags["coco_pipe.model"] for r in children) == sorted(models)  # model runs
+    assert {r.data.tags["coco_pipe.role"] for r in children} == {"model"}
+    model_ids = {r.info.run_id: r.data.tags["coco_pipe.model"] for r in children}
+    folds = [r for r in runs if r.data.tags.get("mlflow.parentRunId") in model_ids]
+    assert len(folds) == len(models) * n_folds
+    assert {(r.data.tags["coco_pipe.model"], r.data.tags["coco_pipe.fold"]) for r in folds} == {
         (m, str(k)) for m in models for k in range(n_folds)
     }
+    assert all(model_ids[r.data.tags["mlflow.parentRunId"]] == r.data.tags["coco_pipe.model"] for r in folds)
 
 
 def test_results_promote_and_embed_entry_points(tracking_uri, tmp_path):

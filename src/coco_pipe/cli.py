@@ -7,6 +7,8 @@ Examples
 .. code-block:: bash
 
     coco-pipe run projects/quickstart/config.yaml
+    coco-pipe run projects/quickstart/config.yaml --backend joblib --n-jobs 2 --resume
+    coco-pipe sync coco-pipe-spool
     coco-pipe results RUN_ID --format csv --output results/
     coco-pipe promote RUN_ID --model csp_lda --fold best --name mi-decoder
     coco-pipe embed projects/quickstart/config.yaml
@@ -156,12 +158,61 @@ def cmd_run(args) -> int:
         cfg = cfg.model_copy(update={"tracking": cfg.tracking.model_copy(update={"tracking_uri": args.tracking_uri})})
     if args.quiet:
         cfg = cfg.model_copy(update={"verbose": False})
+    cfg = apply_execution_flags(cfg, args)
     X, y, meta, extra = load_data(cfg)
-    result = Experiment(cfg).run(X, y, sample_metadata=meta, **extra)
+    resume = _resume_value(args.resume)
+    result = Experiment(cfg).run(X, y, sample_metadata=meta, resume=resume, **extra)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(result.summary().to_string(index=False))
     print(f"parent run: {result.run_id}")
     print(f"tracking uri: {result.tracking_uri}")
+    return exit_status(result)
+
+
+def _resume_value(value: str | None) -> bool | str:
+    """``--resume`` alone (or true/false from MLproject) or ``--resume RUN_ID``."""
+    if value is None or str(value).strip().lower() in {"", "0", "false", "no", "off"}:
+        return False
+    return True if str(value).strip().lower() in {"1", "true", "yes", "on"} else str(value)
+
+
+def apply_execution_flags(cfg, args):
+    """``--backend``, ``--n-jobs`` and ``--ray-address`` override ``execution``."""
+    update = {k: v for k, v in (("backend", args.backend), ("n_jobs", args.n_jobs),
+                                ("ray_address", args.ray_address)) if v is not None}  # fmt: skip
+    if not update:
+        return cfg
+    execution = cfg.execution.model_validate({**cfg.execution.model_dump(), **update})
+    return cfg.model_copy(update={"execution": execution})
+
+
+def exit_status(result) -> int:
+    """1 (and the models named on stderr) when a model has no successful fold, else 0."""
+    failed = result.models_without_success()
+    if not failed:
+        return 0
+    print(f"coco-pipe: error: no fold of model(s) {', '.join(failed)} succeeded; their errors:",
+          file=sys.stderr)  # fmt: skip
+    folds = result.failed_folds()
+    for _, row in folds[folds.Model.isin(failed)].iterrows():
+        print(f"  {row.Model} fold {row.Fold}: {row.Failure or row.Status}", file=sys.stderr)
+    return 1
+
+
+def cmd_sync(args) -> int:
+    """Replay the spool's records into their tracking stores."""
+    from .tracking import Tracker
+    from .tracking.spool import Spool, read_record
+
+    spool = Spool(args.spool)
+    pending = spool.pending()
+    if not pending:
+        print(f"nothing to replay in {spool.root}")
+        return 0
+    uris = sorted({args.tracking_uri or read_record(p)["tracking_uri"] for p in pending})
+    for uri in uris:
+        sent = spool.replay(Tracker(uri, timeout_s=args.timeout))
+        print(f"replayed {len(sent)} run(s) into {uri}")
     return 0
 
 
@@ -259,7 +310,12 @@ _EXAMPLES = {
     "run": """examples:
   coco-pipe run projects/quickstart/config.yaml
   coco-pipe run projects/quickstart/config.yaml --smoke --tracking-uri http://127.0.0.1:5000
+  coco-pipe run projects/quickstart/config.yaml --backend joblib --n-jobs 2
+  coco-pipe run projects/quickstart/config.yaml --resume        # after a kill: only unfinished folds
 then look at the runs with `mlflow ui` (from the same folder) and open http://127.0.0.1:5000""",
+    "sync": """examples:
+  coco-pipe sync                      # the spool of $COCO_PIPE_SPOOL_DIR, else ./coco-pipe-spool
+  coco-pipe sync /scratch/coco-pipe-spool --tracking-uri http://127.0.0.1:5000""",
     "results": """examples:
   coco-pipe results 3f2a9c... --output results/          # summary.csv, scores.csv, ...
   coco-pipe results 3f2a9c... --format parquet --output tables/""",
@@ -304,8 +360,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-path", default=None,
                    help="Replace data.path of the config, e.g. ../shared/data/kalunga2016/raw "
                         "(the folder of raw recordings of a raw/bids config).")  # fmt: skip
-    p.add_argument("--quiet", action="store_true", help="No progress bars and no INFO messages.")
+    p.add_argument("--quiet", action="store_true",
+                   help="No progress bars, no per-fold lines and no INFO messages.")
+    p.add_argument("--resume", nargs="?", const="true", default=None, metavar="RUN_ID",
+                   help="Continue the most recent unfinished run of this config and data (or the "
+                   "parent run RUN_ID): finished folds are reused, the others run again. "
+                   "'--resume' alone, '--resume true|false' (as MLproject passes it) or a run id.")  # fmt: skip
+    p.add_argument("--backend", choices=["sequential", "joblib", "ray"], default=None,
+                   help="Override execution.backend, e.g. --backend joblib --n-jobs 2 (folds in local "
+                   "processes) or --backend ray --ray-address auto (a Ray cluster).")  # fmt: skip
+    p.add_argument("--n-jobs", type=int, default=None,
+                   help="Override execution.n_jobs (parallel folds), e.g. 2.")
+    p.add_argument("--ray-address", default=None,
+                   help="Override execution.ray_address: 'auto' or 'ray://host:10001' joins a cluster "
+                   "(default: a local one).")  # fmt: skip
     p.set_defaults(func=cmd_run)
+
+    p = _command(sub, "sync", "Replay spooled fold results (left by a tracking outage) into the tracking store.")
+    p.add_argument("spool", nargs="?", default=None,
+                   help="Spool folder (default: $COCO_PIPE_SPOOL_DIR, else ./coco-pipe-spool).")
+    p.add_argument("--tracking-uri", default=None,
+                   help="Send to this store instead of the one each record names. " + _URI_HELP)
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="Seconds to wait for a tracking server that does not answer (default 30).")
+    p.set_defaults(func=cmd_sync)
 
     p = _command(sub, "results", "Write an experiment's tables, read back from the tracking store.")
     p.add_argument("run_id", help="The experiment's parent run id (printed by `coco-pipe run`).")

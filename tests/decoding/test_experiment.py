@@ -64,24 +64,52 @@ def test_logreg_above_chance_dummy_not(mi_arrays, tracking_uri):
         assert img[..., :3].std() > 0.01  # not blank
 
 
-def test_nested_runs_and_parent_aggregates(mi_arrays, tracking_uri):
+def test_run_tree_parent_model_fold(mi_arrays, tracking_uri):
+    """Read back from the store: parent -> one run per model (plain metric names: the fold
+    mean, <metric>_std, n_folds, n_failed_folds; the model's config as params; the data set
+    as input) -> that model's fold runs; the experiment opens in MLflow's training view."""
     X, y, meta, info = mi_arrays
     res = Experiment(_config(tracking_uri)).run(X, y, meta)
     client = mlflow.tracking.MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name("test")
-    runs = client.search_runs([exp.experiment_id])
-    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == res.run_id]
-    assert len(children) == 2 * 5  # (logreg + chance) x 5 folds
-    assert {r.info.run_name for r in children} >= {"logreg/fold-0", "chance/fold-4"}
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
     parent = client.get_run(res.run_id)
-    mean = parent.data.metrics["logreg.balanced_accuracy.mean"]
-    fold_vals = [r.data.metrics["balanced_accuracy"] for r in children if r.data.tags["coco_pipe.model"] == "logreg"]
-    assert mean == pytest.approx(np.mean(fold_vals))
-    assert "logreg.balanced_accuracy.std" in parent.data.metrics
-    child = next(r for r in children if r.data.tags["coco_pipe.model"] == "logreg")
-    assert child.data.params["model.estimator"] == "LogisticRegression"
-    assert child.data.params["model.params.C"] == "0.1"
-    assert int(child.data.tags["n_test"]) > 0 and child.data.tags["test_groups"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == res.run_id]
+    assert {r.data.tags["coco_pipe.role"] for r in children} == {"model"}
+    model_runs = {r.data.tags["coco_pipe.model"]: r for r in children}
+    assert sorted(model_runs) == ["chance", "logreg"] and len(children) == 2
+    fingerprint = parent.data.tags["coco_pipe.data_fingerprint"]
+    for name, mrun in model_runs.items():
+        assert mrun.info.run_name == name and mrun.info.status == "FINISHED"
+        folds = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == mrun.info.run_id]
+        assert sorted(r.info.run_name for r in folds) == [f"{name}/fold-{k}" for k in range(5)]
+        assert {r.data.tags["coco_pipe.role"] for r in folds} == {"fold"}
+        assert {r.data.tags["coco_pipe.model"] for r in folds} == {name}
+        for metric in res.metrics:
+            vals = [r.data.metrics[metric] for r in folds]
+            assert mrun.data.metrics[metric] == pytest.approx(np.mean(vals))
+            assert mrun.data.metrics[f"{metric}_std"] == pytest.approx(np.std(vals))
+        assert (mrun.data.metrics["n_folds"], mrun.data.metrics["n_failed_folds"]) == (5, 0)
+        [ds] = mrun.inputs.dataset_inputs
+        assert ds.dataset.digest == fingerprint
+        assert json.loads(ds.dataset.profile)["shape"] == list(X.shape)
+    logreg = model_runs["logreg"]
+    assert logreg.data.params["model.estimator"] == "LogisticRegression"
+    assert logreg.data.params["model.params.C"] == "0.1"
+    # the parent keeps experiment-wide records only, and says where it came from
+    assert not [k for k in parent.data.metrics if k.startswith(("logreg", "chance"))]
+    assert parent.data.tags["mlflow.source.type"] == "LOCAL" and parent.data.tags["mlflow.source.name"]
+    [ds] = parent.inputs.dataset_inputs
+    assert ds.dataset.digest == fingerprint and json.loads(ds.dataset.source)["uri"] == "in-memory"
+    fold = next(r for r in runs if r.info.run_name == "logreg/fold-0")
+    assert fold.data.params["model.estimator"] == "LogisticRegression"
+    assert fold.data.params["model.params.C"] == "0.1"
+    assert int(fold.data.tags["n_test"]) > 0 and fold.data.tags["test_groups"]
+    # the results layer reads the same three levels
+    table = res.get_model_runs().set_index("Model")
+    assert table.loc["logreg", "balanced_accuracy"] == logreg.data.metrics["balanced_accuracy"]
+    assert len(res.get_fold_runs()) == 10
 
 
 def _tables(res: ExperimentResult) -> dict:
@@ -283,7 +311,11 @@ def test_failed_fold_recorded_others_continue(small_epochs, tracking_uri, test_e
     assert (flaky_summary.Status == "partial").all()
     assert (flaky_summary.n_failed == 2).all() and (flaky_summary.n_folds == 3).all()
     assert (summary[summary.Model == "steady"].Status == "ok").all()
-    assert client.get_run(res.run_id).data.metrics["flaky.n_failed_folds"] == 2
+    flaky_run = res.get_model_runs().set_index("Model").loc["flaky"]
+    assert (flaky_run.n_failed_folds, flaky_run.n_folds) == (2, 3)
+    failed_folds = res.failed_folds()
+    assert sorted(failed_folds.TestGroups) == needs and set(failed_folds.Model) == {"flaky"}
+    assert res.models_without_success() == []
 
 
 def test_failed_fold_raises_with_on_error_raise(small_epochs, tracking_uri, test_estimators):

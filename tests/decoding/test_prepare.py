@@ -53,3 +53,20 @@ def test_prepare_inputs_validates_resolves_and_splits():
         assert not set(data.groups[train]) & set(data.groups[test])
     with pytest.raises(ValueError, match="group_key='Subject' is not a column"):
         prepare_inputs(as_experiment_config(CFG), X, y, meta.rename(columns={"Subject": "S"}))
+
+
+def test_single_class_group_warns_under_a_stratified_strategy():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(24, 3))
+    meta = pd.DataFrame({"Subject": np.repeat(["s1", "s2", "s3", "s4"], 6)})
+    y = np.tile([0, 1], 12)
+    y[12:18] = 1  # s3 holds class 1 only
+    cfg = as_experiment_config({**CFG, "cv": {"strategy": "stratified_group_kfold", "n_splits": 2,
+                                              "group_key": "Subject"}})  # fmt: skip
+    with pytest.warns(UserWarning, match=r"1 group\(s\) of sample_metadata\['Subject'\] hold a single class: 's3' \(only 1\)"):
+        prepare_inputs(cfg, X, y, meta)
+    import warnings
+
+    with warnings.catch_warnings():  # not stratified: nothing to say
+        warnings.simplefilter("error")
+        prepare_inputs(as_experiment_config(CFG), X, y, meta)

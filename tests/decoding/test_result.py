@@ -47,7 +47,10 @@ def test_fold_runs_match_the_store(result, tracking_uri):
     for _, row in folds.iterrows():
         run = client.get_run(row.RunId)
         assert run.info.status == row.Status
-        assert run.data.tags["mlflow.parentRunId"] == res.run_id
+        model_run = client.get_run(run.data.tags["mlflow.parentRunId"])  # parent -> model -> fold
+        assert model_run.data.tags["coco_pipe.role"] == "model"
+        assert model_run.data.tags["coco_pipe.model"] == row.Model
+        assert model_run.data.tags["mlflow.parentRunId"] == res.run_id
         assert row.n_train + row.n_test == len(y)
     for model in res.models:
         groups = sorted(folds[folds.Model == model].TestGroups)

@@ -526,3 +526,39 @@ def test_cli_text_on_empty_and_missing_roots(tmp_path):
     assert "empty" in cache_info_command(str(tmp_path / "nowhere"))
     assert "nothing to prune" in cache_prune_command(str(tmp_path / "nowhere"))
     assert not (tmp_path / "nowhere").exists()  # reading never creates a cache
+
+
+_RACE = """
+import json, sys, time
+import numpy as np
+from coco_pipe.foundation.cache import EmbeddingCache, fingerprint_of
+root, start_at = sys.argv[1], float(sys.argv[2])
+X = np.random.default_rng(0).standard_normal((64, 4, 50)).astype("float32")
+computed = []
+def compute(w):
+    time.sleep(0.5)  # a slow backbone: the other process arrives while this one computes
+    computed.append(len(w))
+    return w.mean(axis=2)
+while time.time() < start_at:
+    time.sleep(0.001)
+emb, stats = EmbeddingCache(root).get_or_compute(X, fingerprint_of({"model_key": "race"}), compute)
+print(json.dumps({"computed": sum(computed), "hits": stats.hits}))
+"""
+
+
+def test_two_processes_embedding_the_same_windows_compute_them_once(tmp_path):
+    """The second process waits for the first (the fingerprint's compute lock) and reads
+    the windows it stored, instead of forwarding them again."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    start_at = str(time.time() + 6)
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(tmp_path / "c"), start_at],
+                              stdout=subprocess.PIPE, text=True, env=env) for _ in range(2)]  # fmt: skip
+    outs = [json.loads(p.communicate(timeout=120)[0].strip().splitlines()[-1]) for p in procs]
+    assert sorted(o["computed"] for o in outs) == [0, 64]
+    assert sorted(o["hits"] for o in outs) == [0, 64]

@@ -1,5 +1,11 @@
 """One (model, outer fold) task: [tune,] fit on the training partition, score the test
-partition, log the fold run, and clean up its temporary folder.
+partition, record the fold run (spooled first, then sent) and clean up its temporary folder.
+
+The fold's run is created by the driver before the task starts (so a worker that dies
+leaves a run the driver can mark FAILED); :func:`run_fold` fills it, in this process or in
+a worker. Everything the fold logs is written to the local spool
+(:class:`~coco_pipe.tracking.spool.Spool`) and only then sent to the tracking store, so an
+outage of the tracking server costs nothing computed.
 
 Each fold gets a temporary working folder ``coco-pipe-<model>-<k>-*`` in the temp dir,
 handed to the estimators' ``tracking_report(workdir)`` hook (training history, model card,
@@ -10,9 +16,13 @@ folders for debugging; each kept path is logged (INFO).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
+import random
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -24,14 +34,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 
 from ..data import EpochsData
 from ..tracking import FOLD_TAG, MODEL_TAG, ROLE_TAG, FoldReport, Tracker
+from ..tracking.outage import is_unavailable, outage_error
+from ..tracking.spool import RunRecorder, Spool
 from .builders import build_estimator
 from .configs import ExperimentConfig, TuningConfig
 from .logged_model import log_fold_model
 from .metrics import Metric, score_all
+from .planning import DATA_TAG, MODEL_DIGEST_TAG, PARENT_METRICS_TAG, SPLIT_DIGEST_TAG, FoldTask
 from .protocol import collect_reports, predict_scores
 from .splits import fitting_view, fold_tags
 from .streaming import fit_streamed, scoring_split_streamed
@@ -46,20 +59,13 @@ FAILURE_ARTIFACTS = ("diagnostics", "training_history", "model_card")
 
 
 @dataclass
-class FoldTask:
-    """What one (model, outer fold) task needs besides the data."""
-
-    model: str
-    config: Any
-    prototype: BaseEstimator
-    fold: int
-    train: np.ndarray
-    test: np.ndarray
-
-
-@dataclass
 class FoldOutcome:
-    """What a finished (or failed) fold gives back to the loop."""
+    """What a finished (or failed) fold gives back to the driver (it pickles).
+
+    ``parent_files`` are the fold's parent-run artifacts as ``(artifact_type, relative
+    path, bytes)``, read before its working folder went; ``reused`` marks a fold taken
+    from the store by a resumed experiment.
+    """
 
     model: str
     fold: int
@@ -69,6 +75,12 @@ class FoldOutcome:
     failed: bool
     n_train: int
     n_test: int
+    seconds: float = 0.0
+    error: str = ""
+    parent_metrics: dict[str, float] = field(default_factory=dict)
+    parent_files: list[tuple[str, str, bytes]] = field(default_factory=list)
+    deferred_parent_artifacts: list[Any] = field(default_factory=list)
+    reused: bool = False
 
 
 class ControlledFailure(RuntimeError):
@@ -102,21 +114,77 @@ def fold_workdir(model: str, fold: int) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def stage_parent_artifacts(report: FoldReport, staging: Path) -> None:
-    """Copy a fold's parent-run artifacts to ``staging/<type>/<name>`` before its folder
-    goes (a later fold's file of the same name replaces it)."""
+def read_parent_files(report: FoldReport) -> list[tuple[str, str, bytes]]:
+    """The fold's parent-run artifacts as ``(artifact_type, relative path, bytes)``, read
+    before its folder goes (they travel back from a worker with the outcome)."""
+    out = []
     for artifact_type, path in report.parent_artifacts:
         src = Path(path)
-        if not src.exists():
-            continue
-        dst = staging / artifact_type / src.name
+        files = sorted(p for p in src.rglob("*") if p.is_file()) if src.is_dir() else [src]
+        for f in files:
+            if f.is_file():
+                rel = f.relative_to(src.parent).as_posix()
+                out.append((artifact_type, rel, f.read_bytes()))
+    return out
+
+
+def stage_parent_artifacts(files: list[tuple[str, str, bytes]], staging: Path) -> None:
+    """Write parent-run artifacts to ``staging/<type>/<path>`` (a later fold's file of the
+    same name replaces it)."""
+    for artifact_type, rel, content in files:
+        dst = staging / artifact_type / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        if dst.is_dir():
-            shutil.rmtree(dst)
-        if src.is_dir():
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy2(src, dst)
+        dst.write_bytes(content)
+
+
+def seed_globals(seed: int) -> None:
+    """Seed the global random generators (Python's, NumPy's and, when imported, torch's) at
+    the start of a fold, so that what an estimator draws from them (a shuffle, an init)
+    depends on the fold alone, not on which folds ran before it in the same process: the
+    scores of a fold are the same on every backend. (coco-pipe's own torch models seed
+    themselves: a random-init backbone from its identity, a fine-tuned one from its seed.)
+
+    Examples
+    --------
+    >>> seed_globals(3); a = np.random.rand()
+    >>> seed_globals(3); bool(a == np.random.rand())
+    True
+    """
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch = sys.modules.get("torch")  # never imported for this (seconds in a fresh worker)
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+def fold_seed(random_state: int, model: str, fold: int) -> int:
+    """The seed of one (model, fold): stable across processes (no Python ``hash``).
+
+    Examples
+    --------
+    >>> fold_seed(42, "lr", 0) == fold_seed(42, "lr", 0)
+    True
+    """
+    text = f"{random_state}|{model}|{fold}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+
+
+def fold_run_tags(
+    cfg: ExperimentConfig, data: EpochsData, task: FoldTask, fingerprint: str
+) -> dict[str, Any]:
+    """Tags of a fold run, set when the driver creates it: role, model, fold, sizes, test
+    groups (and sessions, :func:`~coco_pipe.decoding.splits.fold_tags`), model kind and the
+    digests a resume matches on."""
+    groups_test = (
+        sorted(map(str, np.unique(data.groups[task.test]))) if data.groups is not None else []
+    )
+    return {
+        ROLE_TAG: "fold", MODEL_TAG: task.model, FOLD_TAG: task.fold,
+        "n_train": len(task.train), "n_test": len(task.test), "test_groups": ",".join(groups_test),
+        "coco_pipe.model_kind": task.config.kind, MODEL_DIGEST_TAG: task.model_digest,
+        SPLIT_DIGEST_TAG: task.split_digest, DATA_TAG: fingerprint,
+        **fold_tags(cfg.cv, data, task.test),
+    }  # fmt: skip
 
 
 def prediction_table(
@@ -146,61 +214,71 @@ def _artifact_path(artifact_type: str, path: Path) -> str:
 def run_fold(
     cfg: ExperimentConfig,
     tracker: Tracker,
-    parent: str,
+    run_id: str,
     data: EpochsData,
     task: FoldTask,
     metrics: list[Metric],
     tuner: TuningConfig | None,
-    staging: Path,
-) -> tuple[FoldOutcome, FoldReport]:
-    """Run one fold as a nested run of ``parent`` and return its outcome and report.
+    spool: Spool,
+) -> FoldOutcome:
+    """Run one fold into its (already created) run ``run_id`` and return its outcome.
 
     An exception inside the fold is recorded on its run (FAILED, ``coco_pipe.failure``
-    tag, traceback artifact) and re-raised only with ``on_error="raise"``.
+    tag, traceback artifact) and re-raised only with ``on_error="raise"``. The fold's
+    records go to ``spool`` first; if the tracking server then does not answer, a
+    :class:`~coco_pipe.tracking.TrackingUnavailableError` names the URI and the spool.
     """
-    name, k, train, test = task.model, task.fold, task.train, task.test
-    groups_test = sorted(map(str, np.unique(data.groups[test]))) if data.groups is not None else []
-    run_id = tracker.start_child(
-        parent,
-        f"{name}/fold-{k}",
-        tags={
-            ROLE_TAG: "fold", MODEL_TAG: name, FOLD_TAG: k, "n_train": len(train),
-            "n_test": len(test), "test_groups": ",".join(groups_test),
-            "coco_pipe.model_kind": task.config.kind, **fold_tags(cfg.cv, data, test),
-        },
-    )  # fmt: skip
+    name, k = task.model, task.fold
+    t_start = time.perf_counter()
+    seed_globals(fold_seed(cfg.random_state, name, k))
+    rec = spool.recorder(run_id, tracker.tracking_uri, label=f"{name} fold {k}")
     done = _Progress()
-    failed = False
-    with fold_workdir(name, k) as workdir:
-        try:
-            _fit_score_log(cfg, tracker, run_id, data, task, metrics, tuner, workdir, done)
-            stage_parent_artifacts(done.report, staging)
-            tracker.end(run_id, "FINISHED")
-        except Exception as exc:  # one failing fold does not stop the experiment
-            failed = True
-            report = done.report
-            msg = f"{type(exc).__name__}: {exc}"
-            logger.warning("model %r fold %d failed: %s", name, k, msg)
+    failed, error, pending = False, "", None
+    try:
+        with fold_workdir(name, k) as workdir:
             try:
-                tracker.log_batch(
-                    run_id,
-                    params={"model.name": name, **report.params},
-                    metrics=report.metrics,
-                    step_metrics=report.step_metrics,
-                    tags={**report.tags, "coco_pipe.failure": msg[:5000]},
-                )
-                tracker.log_text(run_id, traceback.format_exc(), "diagnostics/traceback.txt")
-                for artifact_type, path in report.artifacts:
-                    if artifact_type in FAILURE_ARTIFACTS:
-                        tracker.log_artifact(run_id, path, artifact_type)
-            finally:
-                tracker.end(run_id, "FAILED")
-            if cfg.on_error == "raise" and not isinstance(exc, ControlledFailure):
-                raise
-    outcome = FoldOutcome(
-        name, k, run_id, done.scores, done.predictions, failed, len(train), len(test)
+                _fit_score_log(cfg, tracker, rec, run_id, data, task, metrics, tuner, workdir, done)
+                rec.end(run_id, "FINISHED")
+            except Exception as exc:  # one failing fold does not stop the experiment
+                failed, error = True, f"{type(exc).__name__}: {exc}"
+                logger.warning("model %r fold %d failed: %s", name, k, error)
+                _record_failure(rec, run_id, name, done.report, error)
+                if cfg.on_error == "raise" and not isinstance(exc, ControlledFailure):
+                    pending = exc
+            parent_files = read_parent_files(done.report)
+        path = rec.commit()
+    finally:
+        rec.discard()  # a no-op once committed
+    try:
+        spool.send(path, tracker)
+    except Exception as exc:
+        if is_unavailable(exc):
+            raise outage_error(tracker.tracking_uri, exc, spool.root, tracker.timeout_s,
+                               f" while logging {name} fold {k}") from exc  # fmt: skip
+        raise
+    if pending is not None:
+        raise pending
+    return FoldOutcome(
+        name, k, run_id, done.scores, done.predictions, failed, len(task.train), len(task.test),
+        seconds=time.perf_counter() - t_start, error=error,
+        parent_metrics=dict(done.report.parent_metrics), parent_files=parent_files,
+        deferred_parent_artifacts=list(getattr(done.report, "deferred_parent_artifacts", [])),
+    )  # fmt: skip
+
+
+def _record_failure(rec: RunRecorder, run_id: str, name: str, report: FoldReport, msg: str) -> None:
+    rec.log_batch(
+        run_id,
+        params={"model.name": name, **report.params},
+        metrics=report.metrics,
+        step_metrics=report.step_metrics,
+        tags={**report.tags, "coco_pipe.failure": msg[:5000]},
     )
-    return outcome, done.report
+    rec.log_text(run_id, traceback.format_exc(), "diagnostics/traceback.txt")
+    for artifact_type, path in report.artifacts:
+        if artifact_type in FAILURE_ARTIFACTS and Path(path).exists():
+            rec.log_artifact(run_id, path, artifact_type)
+    rec.end(run_id, "FAILED")
 
 
 @dataclass
@@ -212,8 +290,9 @@ class _Progress:
     predictions: pd.DataFrame | None = None
 
 
-def _fit_score_log(cfg, tracker, run_id, data, task, metrics, tuner, workdir, done: _Progress):
-    """The body of a fold: [tune,] fit, report, score, log; fills ``done`` as it goes."""
+def _fit_score_log(cfg, tracker, rec, run_id, data, task, metrics, tuner, workdir, done: _Progress):
+    """The body of a fold: [tune,] fit, report, score, record into ``rec``; fills ``done``
+    as it goes (tuning trials are logged through ``tracker`` as they run)."""
     name, k, train, test = task.model, task.fold, task.train, task.test
     t0 = time.perf_counter()
     fit_data = fitting_view(cfg.cv, data)  # no subject groups inside one subject
@@ -245,20 +324,23 @@ def _fit_score_log(cfg, tracker, run_id, data, task, metrics, tuner, workdir, do
     done.predictions = preds = prediction_table(name, k, test, data, y_pred, y_score, classes)
     params = {f"model.{key}": v for key, v in fold_cfg.flat_params().items()}
     params.update({"model.name": name, **report.params})
-    tracker.log_batch(
+    tags = dict(report.tags)
+    if report.parent_metrics:  # so that a resumed experiment sums them again
+        tags[PARENT_METRICS_TAG] = json.dumps(report.parent_metrics)
+    rec.log_batch(
         run_id,
         params=params,
         metrics={
             **scores, **report.metrics, "fit_seconds": fit_seconds,
             "predict_seconds": time.perf_counter() - t0 - fit_seconds,
         },
-        tags=report.tags,
+        tags=tags,
         step_metrics=report.step_metrics,
     )  # fmt: skip
     if cfg.tracking.log_predictions:
-        tracker.log_table(run_id, preds, "predictions/predictions.csv")
+        rec.log_table(run_id, preds, "predictions/predictions.csv")
     for artifact_type, path in report.artifacts:
-        tracker.log_artifact(run_id, path, _artifact_path(artifact_type, path))
+        rec.log_artifact(run_id, path, _artifact_path(artifact_type, path))
     if cfg.tracking.log_models != "none":  # the fitted model as an MLflow Model
         log_fold_model(tracker, run_id, est, data, model=name, fold=k, train=train,
                        scores=scores, mode=cfg.tracking.log_models)  # fmt: skip
@@ -269,9 +351,13 @@ __all__ = [
     "ControlledFailure",
     "FoldOutcome",
     "FoldTask",
+    "fold_run_tags",
+    "fold_seed",
+    "seed_globals",
     "fold_workdir",
     "keep_workdirs",
     "prediction_table",
+    "read_parent_files",
     "run_fold",
     "stage_parent_artifacts",
 ]

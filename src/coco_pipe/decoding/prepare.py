@@ -8,6 +8,7 @@ the loop.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +104,55 @@ def prepare_inputs(
         X, y, sample_metadata, task=cfg.task, group_key=cfg.cv.group_key,
         sfreq=sfreq, ch_names=ch_names,
     )  # fmt: skip
+    warn_single_class_groups(cfg, data)
     if unit is None:
         unit = cfg.data.unit if cfg.data is not None else "V"
     data.unit = canonical_unit(unit)
     return data, resolve_metrics(cfg.metrics, cfg.task), make_splits(cfg.cv, data, cfg.random_state)
 
 
-__all__ = ["CHANCE_MODEL", "as_experiment_config", "model_configs", "prepare_inputs"]
+def single_class_groups(data: EpochsData) -> dict[str, Any]:
+    """Groups whose windows all have one class: ``{group: that class}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from coco_pipe.data import validate_inputs
+    >>> meta = pd.DataFrame({"Subject": ["a", "a", "b", "b"]})
+    >>> d = validate_inputs(np.random.rand(4, 3), [0, 1, 1, 1], meta, group_key="Subject")
+    >>> single_class_groups(d)
+    {'b': 1}
+    """
+    if data.groups is None or data.task != "classification":
+        return {}
+    frame = pd.DataFrame({"g": data.groups, "y": data.y})
+    counts = frame.groupby("g", sort=True)["y"].agg(["nunique", "first"])
+    return {str(g): _plain(row["first"]) for g, row in counts.iterrows() if row["nunique"] == 1}
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def warn_single_class_groups(cfg: ExperimentConfig, data: EpochsData) -> None:
+    """Warn, under a stratified strategy, about groups that hold a single class: their
+    folds cannot be stratified (and a within-group score of them is meaningless)."""
+    if "stratified" not in cfg.cv.strategy:
+        return
+    single = single_class_groups(data)
+    if single:
+        names = ", ".join(f"{g!r} (only {c!r})" for g, c in list(single.items())[:10])
+        more = f" and {len(single) - 10} more" if len(single) > 10 else ""
+        warnings.warn(
+            f"cv.strategy={cfg.cv.strategy!r} stratifies by class, but {len(single)} group(s) of "
+            f"sample_metadata[{cfg.cv.group_key!r}] hold a single class: {names}{more}; their "
+            "windows cannot be stratified. Check the labels of these groups, or drop them.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+__all__ = [
+    "CHANCE_MODEL", "as_experiment_config", "model_configs", "prepare_inputs",
+    "single_class_groups", "warn_single_class_groups",
+]

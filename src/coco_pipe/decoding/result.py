@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..tracking import FOLD_TAG, MODEL_TAG, RunStore
 from .metrics import METRICS
+from .prepare import CHANCE_MODEL
 
 SCORE_COLUMNS = ["Model", "Fold", "Metric", "Value"]
 SUBJECT_SCORE_COLUMNS = ["Model", "Subject", "Session", "Metric", "Value", "n_folds"]
@@ -17,6 +18,21 @@ MOABB_COLUMNS = ["score", "time", "samples", "samples_test", "subject", "session
 #: CV strategies whose folds each test one subject: results are summarised over subjects.
 SUBJECT_PROTOCOLS = ("within_subject", "cross_session", "cross_subject", "few_shot")
 ARTIFACT_COLUMNS = ["Model", "Fold", "ArtifactType", "ArtifactKey", "ArtifactValue"]
+
+
+def _ranks(table: pd.DataFrame) -> pd.Series:
+    """Rank of each model's mean per metric (1 = best). Models without a successful fold
+    have no rank; the chance model is ranked only beside at least one other model that has
+    scores, so it is never ranked first when every other model failed."""
+    ranks = []
+    for metric, grp in table.groupby("Metric", sort=False):
+        asc = not METRICS[metric].greater_is_better if metric in METRICS else False
+        others = grp[(grp.Model != CHANCE_MODEL) & grp.Mean.notna()]
+        if others.empty:
+            ranks.append(pd.Series(np.nan, index=grp.index))
+        else:
+            ranks.append(grp["Mean"].rank(ascending=asc, method="min"))
+    return pd.concat(ranks).reindex(table.index)
 
 
 def _subject_std(values: np.ndarray) -> float:
@@ -58,7 +74,52 @@ class ExperimentResult:
         """Rebuild the result of the experiment whose parent run is ``run_id``."""
         store = RunStore(tracking_uri)
         parent = store.get_run(run_id)
-        return cls(store, parent, store.children(run_id, role="fold"))
+        return cls(store, parent, store.fold_runs(run_id))
+
+    # ------------------------------------------------------------- run tree
+    def get_model_runs(self) -> pd.DataFrame:
+        """One row per model run (the level between the parent and the fold runs): Model,
+        RunId, Status and its metrics (plain names: fold mean, ``<metric>_std``, ``n_folds``,
+        ``n_failed_folds``). Empty for experiments recorded before the model level existed.
+
+        Examples
+        --------
+        >>> res.get_model_runs()[["Model", "balanced_accuracy", "n_folds"]]  # doctest: +SKIP
+        """
+        rows = [
+            {"Model": r.data.tags.get(MODEL_TAG, ""), "RunId": r.info.run_id,
+             "Status": r.info.status, **r.data.metrics}
+            for r in self._store.model_runs(self.run_id)
+        ]  # fmt: skip
+        table = pd.DataFrame(rows)
+        if table.empty:
+            return pd.DataFrame(columns=["Model", "RunId", "Status"])
+        order = {m: i for i, m in enumerate(self.models)}
+        return table.sort_values("Model", key=lambda s: s.map(order)).reset_index(drop=True)
+
+    def failed_folds(self) -> pd.DataFrame:
+        """The folds that failed, with their error: Model, Fold, RunId, Status, TestGroups,
+        Failure (the exception, or why the worker died).
+
+        Examples
+        --------
+        >>> res.failed_folds()[["Model", "Fold", "Failure"]]  # doctest: +SKIP
+        """
+        folds = self.get_fold_runs()
+        failed = folds[folds.Status != "FINISHED"]
+        return failed[["Model", "Fold", "RunId", "Status", "TestGroups", "Failure"]].reset_index(drop=True)
+
+    def models_without_success(self) -> list[str]:
+        """Models none of whose folds finished (what makes ``coco-pipe run`` exit non-zero).
+
+        Examples
+        --------
+        >>> res.models_without_success()  # doctest: +SKIP
+        []
+        """
+        folds = self.get_fold_runs()
+        ok = set(folds.loc[folds.Status == "FINISHED", "Model"])
+        return [m for m in self.models if m not in ok]
 
     # ---------------------------------------------------------------- tables
     def _fold_key(self, run) -> tuple[str, int]:
@@ -163,11 +224,7 @@ class ExperimentResult:
         table = pd.DataFrame(rows, columns=columns + (["n_subjects"] if by_subject else []))
         if table.empty:
             return table
-        ranks = []
-        for metric, grp in table.groupby("Metric", sort=False):
-            asc = not METRICS[metric].greater_is_better if metric in METRICS else False
-            ranks.append(grp["Mean"].rank(ascending=asc, method="min"))
-        table["Rank"] = pd.concat(ranks).reindex(table.index)
+        table["Rank"] = _ranks(table)
         if "chance" in self.models:
             chance = table[table.Model == "chance"].set_index("Metric")["Mean"]
             table["Chance"] = table["Metric"].map(chance)

@@ -40,10 +40,36 @@ def fold_scores(outcomes: Sequence[FoldOutcome]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 
+def model_metrics(scores: pd.DataFrame, model: str, outcomes: Sequence[FoldOutcome]) -> dict[str, float]:
+    """The metrics of one model run: each metric's mean over the model's successful folds
+    under its plain name, ``<metric>_std``, ``n_folds`` (successful) and ``n_failed_folds``.
+
+    Plain names let MLflow's compare and chart views put the model runs side by side.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"Model": "m", "Fold": [0, 1], "Metric": "acc", "Value": [.6, .8]})
+    >>> out = model_metrics(s, "m", [])
+    >>> round(out["acc"], 3), round(out["acc_std"], 3)
+    (0.7, 0.1)
+    """
+    out: dict[str, float] = {}
+    mine = scores[scores["Model"] == model]
+    for metric, grp in mine.groupby("Metric", sort=False):
+        vals = grp["Value"].to_numpy(float)
+        out[str(metric)] = float(np.nanmean(vals)) if len(vals) else float("nan")
+        out[f"{metric}_std"] = float(np.nanstd(vals)) if len(vals) else float("nan")
+    folds = [o for o in outcomes if o.model == model]
+    out["n_folds"] = float(sum(not o.failed for o in folds))
+    out["n_failed_folds"] = float(sum(o.failed for o in folds))
+    return out
+
+
 def aggregate_metrics(
     scores: pd.DataFrame, models: Sequence[str], outcomes: Sequence[FoldOutcome]
 ) -> dict[str, float]:
-    """``<model>.<metric>.mean`` / ``.std`` over folds and ``<model>.n_failed_folds``.
+    """``<model>.<metric>.mean`` / ``.std`` over folds and ``<model>.n_failed_folds``
+    (the :func:`model_metrics` of every model, under one namespace).
 
     Examples
     --------
@@ -52,12 +78,13 @@ def aggregate_metrics(
     0.7
     """
     agg: dict[str, float] = {}
-    for (model, metric), grp in scores.groupby(["Model", "Metric"]):
-        vals = grp["Value"].to_numpy(float)
-        agg[f"{model}.{metric}.mean"] = float(np.nanmean(vals)) if len(vals) else float("nan")
-        agg[f"{model}.{metric}.std"] = float(np.nanstd(vals)) if len(vals) else float("nan")
     for model in models:
-        agg[f"{model}.n_failed_folds"] = float(sum(o.failed for o in outcomes if o.model == model))
+        per_model = model_metrics(scores, model, outcomes)
+        metrics = set(scores.loc[scores["Model"] == model, "Metric"])
+        for metric in metrics:
+            agg[f"{model}.{metric}.mean"] = per_model[str(metric)]
+            agg[f"{model}.{metric}.std"] = per_model[f"{metric}_std"]
+        agg[f"{model}.n_failed_folds"] = per_model["n_failed_folds"]
     return agg
 
 
@@ -158,6 +185,7 @@ def log_plots(
 
 __all__ = [
     "aggregate_metrics",
+    "model_metrics",
     "fold_scores",
     "log_plots",
     "log_staged_artifacts",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..decoding.logged_model.log import MODEL_ID_TAG, best_fold_index
-from ..tracking.client import FOLD_TAG, MODEL_TAG, ROLE_TAG
+from ..tracking.client import FOLD_TAG, MODEL_TAG
 from ..tracking.store import RunStore
 
 
@@ -55,13 +55,10 @@ def main_metric(store: RunStore, parent_id: str) -> tuple[str, bool]:
 
 
 def fold_runs(store: RunStore, parent_id: str, model: str) -> list:
-    """The fold runs of ``model`` under the experiment run ``parent_id`` (directly, or under
-    a per-model run when the experiment groups folds by model)."""
-    runs = store.children(parent_id)
-    folds = [r for r in runs if r.data.tags.get(ROLE_TAG) == "fold"]
-    for r in runs:
-        if r.data.tags.get(ROLE_TAG) == "model":
-            folds += store.children(r.info.run_id, role="fold")
+    """The fold runs of ``model`` under the experiment run ``parent_id`` (under its model
+    run, or directly under the parent for older runs); runs superseded by a resumed
+    attempt of the same fold are left out (:meth:`RunStore.fold_runs`)."""
+    folds = store.fold_runs(parent_id)
     mine = [r for r in folds if r.data.tags.get(MODEL_TAG) == model]
     if not mine:
         known = sorted({str(r.data.tags.get(MODEL_TAG)) for r in folds})

@@ -3,6 +3,7 @@
 - :class:`Tracker` writes (parent run, nested fold runs, batch logging, artifacts).
 - :class:`RunStore` reads back (children, artifacts, tables) for the results layer.
 - :class:`FoldReport` is what estimators hand to the tracker after a fold.
+- :class:`Spool` keeps each fold's results locally until the store has them.
 """
 
 from .client import (
@@ -19,10 +20,11 @@ from .client import (
     resolve_tracking_uri,
 )
 from .report import FoldReport
-from .store import RunStore
+from .spool import Spool
+from .store import SUPERSEDED_TAG, RunStore
 
 __all__ = [
-    "Tracker", "RunStore", "FoldReport", "TrackingUnavailableError", "TrackingAuthError",
+    "Tracker", "RunStore", "FoldReport", "Spool", "SUPERSEDED_TAG", "TrackingUnavailableError", "TrackingAuthError",
     "check_safe_name", "check_reachable",
     "resolve_tracking_uri", "DEFAULT_TRACKING_URI", "ROLE_TAG", "MODEL_TAG", "FOLD_TAG", "PARENT_TAG",
 ]

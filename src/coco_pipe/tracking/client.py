@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from .lineage import EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND, source_tags
+
 logger = logging.getLogger(__name__)
 
 #: MLflow 3's own default store and artifact folder, so `coco-pipe run`, `mlflow run` and
@@ -163,6 +165,44 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
             )
 
 
+#: Retries of one request after its first attempt (MLflow's backoff: 0 s, then 2 s).
+HTTP_RETRIES = 2
+_BACKOFF_FACTOR = 1
+_JITTER_S = 0.5
+
+
+def http_settings(timeout_s: float) -> dict[str, str]:
+    """MLflow's request settings under which one request gives up within ``timeout_s``.
+
+    Worst case: ``(retries + 1) * timeout + backoff (2 s) + jitter (2 x 0.5 s)``.
+
+    Examples
+    --------
+    >>> http_settings(30)["MLFLOW_HTTP_REQUEST_TIMEOUT"]
+    '9'
+    """
+    fixed = _BACKOFF_FACTOR * 2 + HTTP_RETRIES * _JITTER_S
+    per_request = max(1, math.floor((timeout_s - fixed) / (HTTP_RETRIES + 1)))
+    return {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(per_request),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(HTTP_RETRIES),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": str(_BACKOFF_FACTOR),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": str(_JITTER_S),
+    }
+
+
+def bound_http_wait(timeout_s: float | None) -> None:
+    """Set :func:`http_settings` for this process (and the workers it starts afterwards).
+
+    MLflow's HTTP client retries each request with an exponential backoff (by default
+    seven times, minutes in all); these are MLflow's own request settings
+    (``MLFLOW_HTTP_REQUEST_TIMEOUT``, ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``,
+    ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``, ``MLFLOW_HTTP_REQUEST_BACKOFF_JITTER``), set so
+    that one request gives up within ``tracking.timeout_s``."""
+    if timeout_s is not None:
+        os.environ.update(http_settings(timeout_s))
+
+
 def _client(uri: str):
     from mlflow.tracking import MlflowClient
 
@@ -212,9 +252,16 @@ class Tracker:
     >>> parent = tracker.start_parent("run-1")                    # doctest: +SKIP
     """
 
-    def __init__(self, tracking_uri: str | None = None, experiment_name: str = "coco-pipe"):
+    def __init__(
+        self,
+        tracking_uri: str | None = None,
+        experiment_name: str = "coco-pipe",
+        timeout_s: float | None = None,
+    ):
         self.experiment_name = check_safe_name(experiment_name, "tracking.experiment_name")
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
+        self.timeout_s = timeout_s
+        bound_http_wait(timeout_s)
         self.client = open_client(self.tracking_uri)
         self._experiment_id: str | None = None
         self._parent_experiments: dict[str, str] = {}
@@ -231,7 +278,8 @@ class Tracker:
                     artifact_location = (root / self.experiment_name).resolve().as_uri()
                 try:
                     self._experiment_id = self.client.create_experiment(
-                        self.experiment_name, artifact_location=artifact_location
+                        self.experiment_name, artifact_location=artifact_location,
+                        tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},  # the UI's training view
                     )
                 except Exception:  # created concurrently by another process
                     exp = self.client.get_experiment_by_name(self.experiment_name)
@@ -250,7 +298,7 @@ class Tracker:
 
         if run_name is not None:
             check_safe_name(run_name, "tracking.run_name")
-        tags = {ROLE_TAG: "experiment", **(tags or {})}
+        tags = {**source_tags(), ROLE_TAG: "experiment", **(tags or {})}
         active = mlflow.active_run()
         run_id = active.info.run_id if active is not None else os.environ.get("MLFLOW_RUN_ID")
         if run_id:
@@ -279,6 +327,14 @@ class Tracker:
         """Terminate a run (FINISHED, FAILED or KILLED)."""
         self.client.set_terminated(run_id, status=status)
 
+    def reopen(self, run_id: str) -> None:
+        """Set a terminated run back to RUNNING (a resumed experiment's parent and model runs)."""
+        self.client.update_run(run_id, status="RUNNING")
+
+    def log_dataset(self, run_id: str, dataset_input) -> None:
+        """Log an MLflow ``DatasetInput`` (:func:`coco_pipe.tracking.lineage.dataset_input`)."""
+        self.client.log_inputs(run_id, datasets=[dataset_input])
+
     # -------------------------------------------------------------- logging
     def log_batch(
         self,
@@ -288,12 +344,14 @@ class Tracker:
         metrics: dict[str, float] | None = None,
         tags: dict[str, Any] | None = None,
         step_metrics: list[tuple[str, float, int]] | None = None,
+        timestamp_ms: int | None = None,
     ) -> None:
         """Log params, metrics (step 0), tags and stepped metrics in few requests.
-        Non-finite metric values are skipped (MLflow cannot compare them)."""
+        Non-finite metric values are skipped (MLflow cannot compare them); ``timestamp_ms``
+        (default: now) makes a replay log the very same metric entries."""
         from mlflow.entities import Metric, Param, RunTag
 
-        now = int(time.time() * 1000)
+        now = int(time.time() * 1000) if timestamp_ms is None else int(timestamp_ms)
         p = [Param(k[:250], _param_value(v)) for k, v in (params or {}).items()]
         m = [
             Metric(k[:250], float(v), now, 0)

@@ -10,6 +10,9 @@ import pandas as pd
 
 from .client import PARENT_TAG, ROLE_TAG, auth_error, open_client, resolve_tracking_uri
 
+#: Tag set on a fold run that a later attempt of the same fold replaced (resume, retry).
+SUPERSEDED_TAG = "coco_pipe.superseded"
+
 
 class RunStore:
     """Read-only view of a tracking store, for the results layer.
@@ -41,16 +44,34 @@ class RunStore:
         filt = f"tags.`{PARENT_TAG}` = '{parent_id}'"
         if role:
             filt += f" and tags.`{ROLE_TAG}` = '{role}'"
+        return self.search([parent.info.experiment_id], filt)
+
+    def search(self, experiment_ids: list[str], filter_string: str, order_by=None) -> list:
+        """Every run matching ``filter_string`` (all pages)."""
         runs, token = [], None
         while True:
             page = self.client.search_runs(
-                [parent.info.experiment_id], filter_string=filt, max_results=1000, page_token=token
-            )
+                experiment_ids, filter_string=filter_string, max_results=1000, page_token=token,
+                order_by=order_by,
+            )  # fmt: skip
             runs.extend(page)
             token = page.token
             if not token:
-                break
-        return runs
+                return runs
+
+    def model_runs(self, parent_id: str) -> list:
+        """The model runs (role ``model``) of an experiment's parent run."""
+        return self.children(parent_id, role="model")
+
+    def fold_runs(self, parent_id: str) -> list:
+        """The fold runs of an experiment: nested under its model runs (the run tree
+        parent -> model -> fold), or directly under the parent (runs written before the
+        model level existed). Runs superseded by a later attempt of the same fold are left
+        out (see :data:`SUPERSEDED_TAG`)."""
+        runs = self.children(parent_id, role="fold")
+        for model_run in self.model_runs(parent_id):
+            runs += self.children(model_run.info.run_id, role="fold")
+        return [r for r in runs if r.data.tags.get(SUPERSEDED_TAG) != "true"]
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[str]:
         """All artifact file paths of a run (recursive), relative to its root."""

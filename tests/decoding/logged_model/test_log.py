@@ -27,9 +27,10 @@ def _run(uri, mi_arrays, mode, models=None):
     )  # fmt: skip
     res = Experiment(cfg).run(X, y, meta, sfreq=info["sfreq"], ch_names=info["ch_names"])
     client = mlflow.MlflowClient(uri)
-    folds = [r for r in client.search_runs([client.get_experiment_by_name("log-models").experiment_id])
-             if r.data.tags.get("coco_pipe.role") == "fold" and
-             r.data.tags.get("mlflow.parentRunId") == res.run_id]  # fmt: skip
+    runs = client.search_runs([client.get_experiment_by_name("log-models").experiment_id])
+    model_runs = {r.info.run_id for r in runs if r.data.tags.get("mlflow.parentRunId") == res.run_id}
+    folds = [r for r in runs if r.data.tags.get("coco_pipe.role") == "fold" and
+             r.data.tags.get("mlflow.parentRunId") in model_runs]  # parent -> model -> fold
     return res, client, folds
 
 

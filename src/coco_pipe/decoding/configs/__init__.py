@@ -10,6 +10,7 @@ from .core import (
     TrackingConfig,
 )
 from .data import DataConfig
+from .execution import ExecutionConfig
 from .foundation import FoundationEmbeddingModelConfig, FrozenBackboneDecoderConfig
 from .neural import (
     CheckpointConfig,
@@ -25,6 +26,7 @@ from .tuning import ParamSpec, TuningConfig
 __all__ = [
     "StrictConfig",
     "DataConfig",
+    "ExecutionConfig",
     "flatten_dict",
     "ChanceConfig",
     "ClassicalModelConfig",

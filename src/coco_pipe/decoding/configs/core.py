@@ -9,6 +9,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 from .base import StrictConfig
 from .classical import ClassicalModelConfig
 from .data import DataConfig
+from .execution import ExecutionConfig
 from .foundation import FrozenBackboneDecoderConfig
 from .neural import NeuralFineTuneConfig
 from .tuning import TuningConfig
@@ -126,6 +127,20 @@ class TrackingConfig(StrictConfig):
         50.0, ge=0, description="Log the cached embeddings an experiment used on the parent run when "
         "they take at most this many MB (0: never); the cache manifest is always logged."
     )
+    timeout_s: float = Field(
+        120.0,
+        ge=3,
+        le=3600,
+        description="Longest wait for a tracking server that does not answer (HTTP timeout and "
+        "retries together); then the experiment stops with an error naming the URI and the "
+        "spool, and nothing computed is lost.",
+    )
+    spool_dir: str | None = Field(
+        None,
+        description="Folder where each fold's results are written before they are sent to the "
+        "tracking store (replayed by the next run or `coco-pipe sync`). None: "
+        "$COCO_PIPE_SPOOL_DIR, else ./coco-pipe-spool.",
+    )
 
 
 def _model_kind(value: Any) -> str:
@@ -192,6 +207,10 @@ class ExperimentConfig(StrictConfig):
     )
     data: DataConfig | None = Field(
         None, description="Data for the command line (coco-pipe run / mlflow run)."
+    )
+    execution: ExecutionConfig = Field(
+        default_factory=ExecutionConfig,
+        description="Where the (model, fold) tasks run: sequential, joblib or ray.",
     )
     random_state: int = Field(42, description="Seed for splits, estimators and training.")
     on_error: Literal["continue", "raise"] = Field(

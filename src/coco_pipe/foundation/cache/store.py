@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 from . import index
 from .index import IndexMixin
@@ -214,6 +215,12 @@ class EmbeddingCache(IndexMixin, InventoryMixin, MaintenanceMixin):
             return 0
         return len(payload)
 
+    def _compute_lock(self, fingerprint: str, enabled: bool = True):
+        """Held while one process computes the missing windows of ``fingerprint``."""
+        if not enabled:
+            return contextlib.nullcontext()
+        return FileLock(str(self.root / f"compute-{fingerprint}.lock"))
+
     def get_or_compute(
         self,
         windows: np.ndarray,
@@ -285,26 +292,23 @@ class EmbeddingCache(IndexMixin, InventoryMixin, MaintenanceMixin):
         # 1. read what is cached, shard by shard, verifying each shard
         self._gather(fingerprint, np.arange(len(uniq)), state)
 
-        # 2. compute the rest, each unique window once, one shard per batch, in input order
-        missing_u = np.flatnonzero(~state.have)
-        missing_u = missing_u[np.argsort(first[missing_u], kind="stable")]
+        # 2. compute the rest, each unique window once, one shard per batch, in input order;
+        # under the fingerprint's compute lock, so that a second process embedding the same
+        # windows waits for the first and then reads them instead of computing them again
         computed_u = np.zeros(len(uniq), dtype=bool)
         bytes_written = 0
-        batches = [
-            missing_u[i : i + self.shard_rows] for i in range(0, len(missing_u), self.shard_rows)
-        ]
-        for k, batch in enumerate(
-            _progress(batches, progress, f"embedding {len(missing_u)} new windows")
-        ):
-            if k > 0:  # another process filling the same cache may have stored some meanwhile
-                self._gather(fingerprint, batch, state)
-                batch = batch[~state.have[batch]]
-                if not len(batch):
-                    continue
-            out = _check_computed(compute(windows[first[batch]]), len(batch), state.dim)
-            bytes_written += self._write_shard(fingerprint, fingerprint_info, uniq[batch], out)
-            state.put(batch, out)
-            computed_u[batch] = True
+        with self._compute_lock(fingerprint, enabled=not state.have.all()):
+            self._gather(fingerprint, np.flatnonzero(~state.have), state)  # stored meanwhile?
+            missing_u = np.flatnonzero(~state.have)
+            missing_u = missing_u[np.argsort(first[missing_u], kind="stable")]
+            batches = [
+                missing_u[i : i + self.shard_rows] for i in range(0, len(missing_u), self.shard_rows)
+            ]
+            for batch in _progress(batches, progress, f"embedding {len(missing_u)} new windows"):
+                out = _check_computed(compute(windows[first[batch]]), len(batch), state.dim)
+                bytes_written += self._write_shard(fingerprint, fingerprint_info, uniq[batch], out)
+                state.put(batch, out)
+                computed_u[batch] = True
 
         # 3. assemble in input order
         result = state.emb[inverse]
