@@ -201,10 +201,11 @@ def exit_status(result) -> int:
 
 def cmd_sync(args) -> int:
     """Replay the spool's records into their tracking stores."""
+    from .decoding.logged_model import upload_model_folder
     from .tracking import Tracker
     from .tracking.spool import Spool, read_record
 
-    spool = Spool(args.spool)
+    spool = Spool(args.spool, upload_model=upload_model_folder)
     pending = spool.pending()
     if not pending:
         print(f"nothing to replay in {spool.root}")

@@ -35,7 +35,7 @@ from .configs import ExperimentConfig
 from .driver import FoldDriver, clean_stops
 from .executors import SharedData, make_executor
 from .fold import FoldOutcome, stage_parent_artifacts
-from .logged_model import log_best_fold_models
+from .logged_model import log_best_fold_models, upload_model_folder
 from .planning import (
     CONFIG_DIGEST_TAG,
     DATA_TAG,
@@ -124,7 +124,7 @@ class Experiment:
         if cfg.tuning.enabled:
             check_tuning(cfg.tuning, models, cfg.task)
         tracker = Tracker(cfg.tracking.tracking_uri, cfg.tracking.experiment_name, cfg.tracking.timeout_s)
-        spool = Spool(cfg.tracking.spool_dir)
+        spool = Spool(cfg.tracking.spool_dir, upload_model=upload_model_folder)
         self._guard(tracker, spool, spool.replay, tracker)  # what an outage left behind
         fingerprint = data_fingerprint(data)
         sections = section_digests(cfg, models)

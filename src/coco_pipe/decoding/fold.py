@@ -342,7 +342,7 @@ def _fit_score_log(cfg, tracker, rec, run_id, data, task, metrics, tuner, workdi
     for artifact_type, path in report.artifacts:
         rec.log_artifact(run_id, path, _artifact_path(artifact_type, path))
     if cfg.tracking.log_models != "none":  # the fitted model as an MLflow Model
-        log_fold_model(tracker, run_id, est, data, model=name, fold=k, train=train,
+        log_fold_model(rec, run_id, est, data, model=name, fold=k, train=train,
                        scores=scores, mode=cfg.tracking.log_models)  # fmt: skip
 
 

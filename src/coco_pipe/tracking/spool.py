@@ -79,7 +79,7 @@ class RunRecorder:
         self.record: dict[str, Any] = {
             "run_id": run_id, "tracking_uri": tracking_uri, "label": self.label,
             "status": None, "params": {}, "metrics": {}, "tags": {}, "step_metrics": [],
-            "artifacts": [], "timestamp_ms": int(time.time() * 1000),
+            "artifacts": [], "models": [], "timestamp_ms": int(time.time() * 1000),
         }  # fmt: skip
 
     def _check(self, run_id: str) -> None:
@@ -117,6 +117,19 @@ class RunRecorder:
         else:
             shutil.copy2(src, slot / src.name)
         self.record["artifacts"].append([f"files/{slot.name}/{src.name}", artifact_path])
+
+    def log_model_folder(self, run_id: str, folder: str | Path, name: str, *,
+                         tags: dict[str, Any], metrics: dict[str, float] | None = None) -> None:  # fmt: skip
+        """Copy an MLflow Model folder into the record, to be logged as a logged model of the
+        run named ``name`` (through the spool's ``upload_model``) when the record is sent."""
+        self._check(run_id)
+        slot = self._dir / "files" / f"model-{len(self.record['models'])}"
+        shutil.copytree(Path(folder), slot)
+        self.record["models"].append({
+            "path": f"files/{slot.name}", "name": name,
+            "tags": {str(k): str(v) for k, v in tags.items()},
+            "metrics": {str(k): float(v) for k, v in (metrics or {}).items() if v is not None},
+        })  # fmt: skip
 
     def log_table(self, run_id: str, table: pd.DataFrame, artifact_file: str) -> None:
         """Record a DataFrame as a CSV artifact at ``artifact_file``."""
@@ -169,11 +182,18 @@ class Spool:
     ----------
     root : str or Path, optional
         See :func:`default_spool_dir`.
+    upload_model : callable, optional
+        ``upload_model(tracker, run_id, folder, name, tags=..., metrics=...)`` logs a model
+        folder recorded with :meth:`RunRecorder.log_model_folder` (the MLflow Model format
+        lives above this layer: :func:`coco_pipe.decoding.logged_model.upload_model_folder`).
+        Without it, sending a record that holds a model raises, and the record stays.
     """
 
-    def __init__(self, root: str | os.PathLike | None = None):
+    def __init__(self, root: str | os.PathLike | None = None,
+                 upload_model: Callable[..., Any] | None = None):  # fmt: skip
         self.root = default_spool_dir(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.upload_model = upload_model
 
     def recorder(self, run_id: str, tracking_uri: str, label: str = "") -> RunRecorder:
         """A new :class:`RunRecorder` for ``run_id`` of the store at ``tracking_uri``."""
@@ -197,12 +217,19 @@ class Spool:
         """
         rec = read_record(path)
         run_id, ts = rec["run_id"], rec["timestamp_ms"]
+        models = rec.get("models", [])
+        if models and self.upload_model is None:
+            raise RuntimeError(f"the spooled run {path} holds a model and this Spool has no "
+                               "upload_model to log it; replay it with `coco-pipe sync`")  # fmt: skip
         tracker.log_batch(
             run_id, params=rec["params"], metrics=rec["metrics"], tags=rec["tags"],
             step_metrics=[tuple(m) for m in rec["step_metrics"]], timestamp_ms=ts,
         )  # fmt: skip
         for rel, artifact_path in rec["artifacts"]:
             tracker.log_artifact(run_id, path / rel, artifact_path)
+        for model in models:
+            self.upload_model(tracker, run_id, path / model["path"], model["name"],
+                              tags=model["tags"], metrics=model["metrics"])  # fmt: skip
         if rec["status"]:
             tracker.end(run_id, rec["status"])
         gone = path.with_name(f"{_TMP}sent-{uuid.uuid4().hex}")

@@ -86,3 +86,33 @@ def test_a_model_the_loader_would_refuse_is_not_logged_and_the_fold_counts(
                                               ([(0, float("nan")), (1, 0.2)], 1), ([], None)])
 def test_best_fold_index_rule(scores, best):
     assert best_fold_index(scores) == best
+
+
+def test_a_spooled_fold_model_is_logged_when_its_record_is_sent(tracking_uri, model_folders, small_data, tmp_path):
+    """A fold's MLflow Model travels in its spool record (as its scores do): a record that
+    cannot be sent keeps the model, and sending it later logs the model on the fold run."""
+    from coco_pipe.decoding.logged_model import upload_model_folder
+    from coco_pipe.tracking import Tracker
+    from coco_pipe.tracking.spool import Spool
+
+    tracker = Tracker(tracking_uri, "spooled-model")
+    run_id = tracker.client.create_run(tracker.experiment_id).info.run_id
+    spool_dir = tmp_path / "spool"
+    rec = Spool(spool_dir).recorder(run_id, tracking_uri, label="logreg fold 0")
+    rec.log_model_folder(run_id, model_folders["sklearn"], "logreg-fold0", tags={"coco_pipe.model": "logreg"},
+                         metrics={"balanced_accuracy": 0.75})  # fmt: skip
+    rec.end(run_id, "FINISHED")
+    path = rec.commit()
+
+    with pytest.raises(RuntimeError, match="holds a model"):  # no uploader: refused, record kept
+        Spool(spool_dir).send(path, tracker)
+    assert path.exists() and tracker.client.get_run(run_id).info.status == "RUNNING"
+
+    assert Spool(spool_dir, upload_model=upload_model_folder).replay(tracker) == [run_id]
+    run = tracker.client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    model_id = run.data.tags[MODEL_ID_TAG]
+    logged = tracker.client.get_logged_model(model_id)
+    assert logged.source_run_id == run_id
+    pred = mlflow.pyfunc.load_model(logged.artifact_location).predict(small_data.X[:4].astype("float32"))
+    assert len(pred) == 4 and set(pred["y_pred"]) <= set(small_data.y)

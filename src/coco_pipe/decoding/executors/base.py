@@ -25,6 +25,7 @@ from ...tracking import Tracker
 from ...tracking.spool import Spool
 from ..configs import ExperimentConfig
 from ..fold import FoldOutcome, run_fold
+from ..logged_model import upload_model_folder
 from ..metrics import resolve_metrics
 from ..planning import FoldTask
 
@@ -150,7 +151,7 @@ def execute(job: FoldJob, tracker: Tracker | None = None) -> FoldOutcome:
     data = job.data.load()
     metrics = resolve_metrics(cfg.metrics, cfg.task)
     tuner = cfg.tuning if cfg.tuning.enabled else None
-    return run_fold(cfg, tracker, job.run_id, data, job.task, metrics, tuner, Spool(job.spool_dir))
+    return run_fold(cfg, tracker, job.run_id, data, job.task, metrics, tuner, Spool(job.spool_dir, upload_model=upload_model_folder))
 
 
 def execute_with_threads(job: FoldJob, threads: int) -> FoldOutcome:

@@ -111,18 +111,20 @@ def upload_model_folder(tracker, run_id: str, folder: Path, name: str, *, tags: 
     return model.model_id
 
 
-def log_fold_model(tracker, run_id: str, estimator, data, *, model: str, fold: int, train,
-                   scores: dict[str, float], mode: str = "all") -> str | None:  # fmt: skip
-    """Log (``mode="all"``) or set aside (``"best"``) the fitted model of one fold.
+def log_fold_model(recorder, run_id: str, estimator, data, *, model: str, fold: int, train,
+                   scores: dict[str, float], mode: str = "all") -> None:  # fmt: skip
+    """Record (``mode="all"``) or set aside (``"best"``) the fitted model of one fold.
 
-    Returns the logged model's id (``all``), else None. Never raises: a model that cannot be
-    logged is reported with a warning naming the reason.
+    ``all``: the MLflow Model folder goes into the fold's spool record (``recorder``, a
+    :class:`~coco_pipe.tracking.spool.RunRecorder`) and becomes a logged model of the fold
+    run when the record is sent, so a tracking outage loses the model no more than the
+    scores (``coco-pipe sync`` logs it later). Never raises: a model that cannot be written
+    is reported with a warning naming the reason.
 
     Examples
     --------
-    >>> log_fold_model(tracker, fold_run_id, est, data, model="logreg", fold=0,
+    >>> log_fold_model(recorder, fold_run_id, est, data, model="logreg", fold=0,
     ...                train=train_idx, scores={"balanced_accuracy": 0.8})  # doctest: +SKIP
-    'm-...'
     """
     if mode == "none":
         return None
@@ -140,10 +142,11 @@ def log_fold_model(tracker, run_id: str, estimator, data, *, model: str, fold: i
         with tempfile.TemporaryDirectory(prefix="coco-pipe-model-") as tmp:
             folder = Path(tmp) / "model"
             manifest = write_model_folder(estimator, folder, data, train, source)
-            return upload_model_folder(
-                tracker, run_id, folder, f"{model}-fold{fold}", metrics=scores,
+            recorder.log_model_folder(
+                run_id, folder, f"{model}-fold{fold}", metrics=scores,
                 tags={"coco_pipe.model": model, "coco_pipe.fold": fold, "coco_pipe.kind": manifest["kind"]},
             )  # fmt: skip
+            return None
     except Exception as exc:  # a model that cannot be logged never fails the fold
         logger.warning("the model of %r fold %d was not logged as an MLflow Model: %s: %s",
                        model, fold, type(exc).__name__, exc)  # fmt: skip
