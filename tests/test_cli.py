@@ -21,6 +21,9 @@ def test_run_and_results_tables(tracking_uri, tmp_path, capsys):
                  "--tracking-uri", tracking_uri]) == 0
     out = capsys.readouterr().out
     run_id = out.split("parent run: ")[1].split()[0]
+    experiment_id = mlflow.MlflowClient(tracking_uri).get_run(run_id).info.experiment_id
+    # where MLflow 3's UI shows the model runs (its default view is GenAI's)
+    assert f"/#/experiments/{experiment_id}/runs?workflowType=machine_learning" in out
     for fmt in ("csv", "parquet"):
         assert main(["results", run_id, "--format", fmt, "--output", str(tmp_path / fmt),
                      "--tracking-uri", tracking_uri]) == 0

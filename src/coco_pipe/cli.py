@@ -166,7 +166,28 @@ def cmd_run(args) -> int:
         print(result.summary().to_string(index=False))
     print(f"parent run: {result.run_id}")
     print(f"tracking uri: {result.tracking_uri}")
+    from .tracking.client import open_client
+
+    experiment_id = open_client(result.tracking_uri).get_run(result.run_id).info.experiment_id
+    print(f"compare the models: {ui_hint(result.tracking_uri, experiment_id)}")
     return exit_status(result)
+
+
+def ui_hint(tracking_uri: str, experiment_id: str) -> str:
+    """Where MLflow's UI shows an experiment's model runs side by side. MLflow 3's UI opens
+    in its GenAI view unless told ``workflowType=machine_learning``.
+
+    Examples
+    --------
+    >>> ui_hint("http://127.0.0.1:5000", "3")
+    'http://127.0.0.1:5000/#/experiments/3/runs?workflowType=machine_learning'
+    >>> ui_hint("sqlite:///mlflow.db", "1")
+    '`mlflow ui --backend-store-uri sqlite:///mlflow.db`, then http://127.0.0.1:5000/#/experiments/1/runs?workflowType=machine_learning'
+    """
+    page = f"/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+    if tracking_uri.startswith(("http://", "https://")):
+        return tracking_uri.rstrip("/") + page
+    return f"`mlflow ui --backend-store-uri {tracking_uri}`, then http://127.0.0.1:5000{page}"
 
 
 def _resume_value(value: str | None) -> bool | str:
