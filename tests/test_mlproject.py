@@ -44,9 +44,17 @@ def _run_project(tracking_uri, tmp_path, config, timeout=900, params=None):
 REAL_DATA_PROJECTS = {"projects/ssvep_exo/config.yaml"}
 
 
-@pytest.mark.parametrize("config", sorted(
-    str(p.relative_to(ROOT)) for p in (ROOT / "projects").glob("*/config.yaml")
-    if str(p.relative_to(ROOT)) not in REAL_DATA_PROJECTS))
+#: Projects whose models the default run covers more cheaply in-process: reve_qlora's
+#: QLoRA on the Hugging Face backend (tests/decoding/test_qlora_experiment.py) and
+#: finetune_compare's frozen / LoRA / full CBraMod (tests/foundation/neural/
+#: test_decoder_in_experiment.py); the `mlflow run -e main` path itself runs for the others.
+SLOW_PROJECTS = {"projects/reve_qlora/config.yaml", "projects/finetune_compare/config.yaml"}
+PROJECTS = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "projects").glob("*/config.yaml"))
+
+
+@pytest.mark.parametrize("config", [
+    pytest.param(c, marks=pytest.mark.slow) if c in SLOW_PROJECTS else c
+    for c in PROJECTS if c not in REAL_DATA_PROJECTS])  # fmt: skip
 def test_mlflow_run_main_creates_nested_runs(tracking_uri, tmp_path, config):
     client, exp_id = _run_project(tracking_uri, tmp_path, config)
     runs = client.search_runs([exp_id])
@@ -136,3 +144,18 @@ def test_ssvep_exo_project_on_the_real_slice(tracking_uri, tmp_path):
     assert set(summary.n_subjects) == {2}
     assert {"fbts_lr", "ts_lr", "cca", "eegnet", "chance"} == set(res.models)
     assert set(res.to_moabb().subject) == {"1", "2"}
+
+
+@pytest.mark.parametrize("config", PROJECTS)
+def test_every_project_config_builds_its_models_shipped_and_smoke(config):
+    """Each project's config validates and every model builds into an estimator, as shipped
+    and shrunk by --smoke (what the slow `mlflow run` of the project starts from)."""
+    from coco_pipe.cli import apply_smoke
+    from coco_pipe.decoding.builders import build_estimator
+    from coco_pipe.decoding.configs import ExperimentConfig
+
+    shipped = ExperimentConfig.from_yaml(ROOT / config)
+    for cfg in (shipped, apply_smoke(shipped)):
+        built = {name: build_estimator(m, None, cfg.random_state) for name, m in cfg.models.items()}
+        assert set(built) == set(shipped.models) and all(hasattr(e, "fit") for e in built.values())
+    assert apply_smoke(shipped).cv.n_splits == min(shipped.cv.n_splits, 2)
