@@ -76,6 +76,14 @@ def test_promote_a_fold_by_number_from_the_cli(promotable, capsys):
     np.testing.assert_array_equal(est.predict(p.X[preds.SampleIndex.to_numpy()]), preds.y_pred.to_numpy())
 
 
+def _model_run(p, model: str) -> str:
+    """The run of ``model`` in the experiment (parent -> model -> fold and refit runs)."""
+    from coco_pipe.tracking.store import RunStore
+
+    runs = RunStore(p.uri).model_runs(p.result.run_id)
+    return next(r.info.run_id for r in runs if r.data.tags["coco_pipe.model"] == model)
+
+
 def test_refit_is_trained_on_all_the_data_as_its_own_run(promotable, monkeypatch):
     p = promotable
     data = {"X": p.X, "y": p.y, "sample_metadata": p.meta, "sfreq": p.info["sfreq"],
@@ -87,7 +95,7 @@ def test_refit_is_trained_on_all_the_data_as_its_own_run(promotable, monkeypatch
     assert "no held-out score" in version.description
     client = mlflow.MlflowClient(p.uri)
     run = client.get_run(version.run_id)
-    assert run.data.tags["coco_pipe.role"] == "refit" and run.data.tags["mlflow.parentRunId"] == p.result.run_id
+    assert run.data.tags["coco_pipe.role"] == "refit" and run.data.tags["mlflow.parentRunId"] == _model_run(p, "logreg")
     assert run.data.tags["n_train"] == str(len(p.y)) and run.info.status == "FINISHED"
     # the same model fit here on all the data predicts as the registered one
     from coco_pipe.data import validate_inputs

@@ -82,7 +82,11 @@ def refit(store: RunStore, parent_id: str, model: str, X: Any, y: Any = None,
     est = build_estimator(models[model], data.info, cfg.random_state)
     check_data_info(est, data.info)
     tracker = Tracker(store.tracking_uri, store.client.get_experiment(parent.info.experiment_id).name)
-    run_id = tracker.start_child(parent_id, f"{model}/refit", tags={
+    # under the model's run (parent -> model -> fold and refit runs); experiments recorded
+    # before the model level existed have their folds, and so the refit, under the parent
+    model_run = next((r.info.run_id for r in store.model_runs(parent_id)
+                      if r.data.tags.get(MODEL_TAG) == model), parent_id)  # fmt: skip
+    run_id = tracker.start_child(model_run, f"{model}/refit", tags={
         ROLE_TAG: "refit", MODEL_TAG: model, "n_train": len(data.y),
         "coco_pipe.model_kind": models[model].kind,
     })  # fmt: skip
