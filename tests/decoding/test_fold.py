@@ -4,6 +4,7 @@ fails), unless COCO_PIPE_KEEP_WORKDIRS asks to keep it; parent-run artifacts out
 from __future__ import annotations
 
 import logging
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -116,3 +117,32 @@ def test_fold_workdir_removed_on_error(temp_root, monkeypatch):
         assert workdir.name.startswith("coco-pipe-m-3-") and workdir.parent == temp_root
         raise RuntimeError("boom")
     assert not workdir.exists()
+
+
+def test_folders_of_killed_processes_are_swept_by_the_next_experiment(
+    small_epochs, tracking_uri, test_estimators, temp_root, monkeypatch
+):
+    """A process killed with SIGKILL cannot remove its working folder; the next experiment
+    removes it, and leaves the folders of processes still running (this one's too)."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import sys, tempfile, time\nfrom coco_pipe.decoding.fold import fold_workdir\n"
+            f"tempfile.tempdir = {str(temp_root)!r}\n"
+            "with fold_workdir('victim', 0) as d:\n    print(d, flush=True)\n    time.sleep(600)\n")  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    killed = Path(proc.stdout.readline().strip())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert killed.is_dir() and f"-pid{proc.pid}-" in killed.name  # left behind: the test can fail
+    with fold_workdir("alive", 1) as alive:
+        monkeypatch.setenv(KEEP_WORKDIRS_ENV, "1")  # kept on request: nothing is swept
+        _run(small_epochs, tracking_uri)
+        assert killed.is_dir()
+        monkeypatch.delenv(KEEP_WORKDIRS_ENV)
+        for kept in _fold_dirs(temp_root):
+            shutil.rmtree(kept)
+        _run(small_epochs, tracking_uri)
+        assert not killed.exists() and alive.is_dir()
+    assert _fold_dirs(temp_root) == []

@@ -34,7 +34,7 @@ from .builders import build_estimator, check_data_info
 from .configs import ExperimentConfig
 from .driver import FoldDriver, clean_stops
 from .executors import SharedData, make_executor
-from .fold import FoldOutcome, stage_parent_artifacts
+from .fold import FoldOutcome, stage_parent_artifacts, sweep_stale_workdirs, workdir_prefix
 from .logged_model import log_best_fold_models, upload_model_folder
 from .planning import (
     CONFIG_DIGEST_TAG,
@@ -126,6 +126,7 @@ class Experiment:
         tracker = Tracker(cfg.tracking.tracking_uri, cfg.tracking.experiment_name, cfg.tracking.timeout_s)
         spool = Spool(cfg.tracking.spool_dir, upload_model=upload_model_folder)
         self._guard(tracker, spool, spool.replay, tracker)  # what an outage left behind
+        sweep_stale_workdirs()  # and the working folders of killed processes
         fingerprint = data_fingerprint(data)
         sections = section_digests(cfg, models)
         tasks = plan_tasks(models, prototypes, splits)
@@ -201,7 +202,7 @@ class Experiment:
         executor = make_executor(cfg.execution, tracker)
         progress = FoldProgress(len(tasks), cfg.metrics[0], cfg.verbose)
         status: str | None = "FINISHED"
-        with tempfile.TemporaryDirectory(prefix="coco-pipe-parent-") as staging, clean_stops():
+        with tempfile.TemporaryDirectory(prefix=workdir_prefix("parent")) as staging, clean_stops():
             put = executor.start() if hasattr(executor, "start") else None
             shared = (SharedData(state["data"]) if cfg.execution.backend == "sequential"
                       else SharedData.share(state["data"], Path(staging), put))  # fmt: skip

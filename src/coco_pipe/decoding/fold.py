@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -92,10 +93,60 @@ def keep_workdirs() -> bool:
     return os.environ.get(KEEP_WORKDIRS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def workdir_prefix(label: str) -> str:
+    """``coco-pipe-<label>-pid<this process>-``: the prefix of a temporary folder this
+    process owns, so :func:`sweep_stale_workdirs` can tell when its owner is gone.
+
+    Examples
+    --------
+    >>> workdir_prefix("lr-0") == f"coco-pipe-lr-0-pid{os.getpid()}-"
+    True
+    """
+    return f"coco-pipe-{label}-pid{os.getpid()}-"
+
+
+_OWNER = re.compile(r"^coco-pipe-.+-pid(\d+)-[^-]+$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def sweep_stale_workdirs(root: str | Path | None = None) -> list[Path]:
+    """Remove the temporary folders (:func:`workdir_prefix`) of processes that no longer
+    run: a fold or an experiment killed with SIGKILL (the OOM killer, ``kill -9``, a dead
+    worker) cannot remove its own. Called when an experiment starts; folders of live
+    processes, and any kept with ``COCO_PIPE_KEEP_WORKDIRS``, stay.
+
+    Examples
+    --------
+    >>> sweep_stale_workdirs()  # doctest: +SKIP
+    [PosixPath('/tmp/coco-pipe-logreg-0-pid4242-x1y2z3')]
+    """
+    if keep_workdirs():
+        return []
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob("coco-pipe-*-pid*-*"):
+        owner = _OWNER.match(path.name)
+        if owner and path.is_dir() and not _alive(int(owner.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        logger.info("removed %d working folder(s) left by killed processes", len(removed))
+    return removed
+
+
 @contextmanager
 def fold_workdir(model: str, fold: int) -> Iterator[Path]:
-    """A fresh ``coco-pipe-<model>-<fold>-*`` temporary folder, removed on exit (also on
-    error) unless :func:`keep_workdirs`.
+    """A fresh ``coco-pipe-<model>-<fold>-pid<pid>-*`` temporary folder, removed on exit
+    (also on error) unless :func:`keep_workdirs`; a killed process's folder is removed by
+    the next experiment (:func:`sweep_stale_workdirs`).
 
     Examples
     --------
@@ -104,7 +155,7 @@ def fold_workdir(model: str, fold: int) -> Iterator[Path]:
     >>> workdir.exists()
     False
     """
-    path = Path(tempfile.mkdtemp(prefix=f"coco-pipe-{model}-{fold}-"))
+    path = Path(tempfile.mkdtemp(prefix=workdir_prefix(f"{model}-{fold}")))
     try:
         yield path
     finally:
@@ -360,4 +411,6 @@ __all__ = [
     "read_parent_files",
     "run_fold",
     "stage_parent_artifacts",
+    "sweep_stale_workdirs",
+    "workdir_prefix",
 ]
